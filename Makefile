@@ -1,0 +1,54 @@
+# Tongban terminal. `make run` starts the whole terminal on simulated
+# hardware; `make test` runs every test (and installs what Go does not bring).
+GO       ?= go
+BIN      := bin/kioskd
+DATA     ?= demo-data
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+FUZZTIME ?= 5s
+# package:target pairs run by `make fuzz`
+FUZZ     := ./drivers/id003/codec:FuzzDecoder ./drivers/escpos/codec:FuzzParser
+export CGO_ENABLED = 0
+
+.PHONY: all build run test test-deps vet fuzz bench cross crashtest clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./kiosk/cmd/kioskd
+
+run: build
+	./$(BIN) demo -data $(DATA)
+
+test: test-deps vet
+	$(GO) test -count=1 -timeout 15m ./...
+	$(MAKE) --no-print-directory fuzz
+
+test-deps:
+	@sh .ci/install-deps
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l kiosk drivers ui provisioning)" || { echo "gofmt needed:"; gofmt -l kiosk drivers ui provisioning; exit 1; }
+
+fuzz:
+	@set -e; for pt in $(FUZZ); do \
+		pkg=$${pt%%:*}; fn=$${pt##*:}; \
+		echo "fuzz $$pkg $$fn for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
+bench: build
+	BENCH=1 $(GO) test -count=1 -run 'Budget' -bench . -benchtime 300x ./kiosk/journal/ ./kiosk/cmd/kioskd/ ./drivers/... 2>&1 | grep -E '^(Benchmark|ok|FAIL|---|    .*(budget|ratio|idle|cpu|rss))' 
+
+# Static binaries for the boards inside terminals.
+cross:
+	@mkdir -p bin
+	@for t in amd64: arm64: arm:7; do \
+		arch=$${t%%:*}; arm=$${t##*:}; out=bin/kioskd-linux-$$arch; \
+		GOOS=linux GOARCH=$$arch GOARM=$$arm $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $$out ./kiosk/cmd/kioskd || exit 1; \
+		printf '%-24s %6d KiB  %s\n' $$out $$(( $$(stat -c %s $$out) / 1024 )) "$$(file -b $$out 2>/dev/null | cut -d, -f1-2)"; \
+	done
+
+clean:
+	rm -rf bin $(DATA)

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"tongban/kiosk/refplatform"
+)
+
+func cmdPlatform(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "payments" {
+		return cmdPlatformPayments(ctx, args[1:])
+	}
+	fs := flag.NewFlagSet("platform", flag.ContinueOnError)
+	data := fs.String("data", "data", "data folder (the platform keeps platform/refplatform.db in it)")
+	listen := fs.String("listen", "127.0.0.1:8790", "listen address (loopback)")
+	public := fs.String("public-url", "", "base URL printed in receipt QR codes (default: the listen address)")
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	dir := filepath.Join(*data, "platform")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	log := newLogger(os.Stderr, "platform", *level)
+	srv, err := refplatform.New(refplatform.Options{DataDir: dir, PublicURL: *public, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	return srv.ListenAndServe(ctx, *listen, func(addr string) {
+		log.Info("reference county platform ready", "url", "http://"+addr)
+		if err := writeAddr(*data, "platform", addr); err != nil {
+			log.Error("write address file", "err", err)
+		}
+	})
+}
+
+func cmdPlatformPayments(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("platform payments", flag.ContinueOnError)
+	data := fs.String("data", "data", "data folder of a running platform")
+	base := fs.String("url", "", "platform URL (default: read from the data folder)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	u := *base
+	if u == "" {
+		addr, err := readAddr(*data, "platform")
+		if err != nil {
+			return err
+		}
+		u = "http://" + addr
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(cctx, http.MethodGet, strings.TrimSuffix(u, "/")+"/ref/payments", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("platform at %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("platform: %s: %s", resp.Status, body)
+	}
+	if *asJSON {
+		os.Stdout.Write(body)
+		return nil
+	}
+	var list []struct {
+		PaymentID      string    `json:"paymentId"`
+		IdempotencyKey string    `json:"idempotencyKey"`
+		TerminalID     string    `json:"terminalId"`
+		Utility        string    `json:"utility"`
+		Account        string    `json:"account"`
+		Amount         int64     `json:"amount"`
+		AppliedToBill  int64     `json:"appliedToBill"`
+		PrepaidCredit  int64     `json:"prepaidCredit"`
+		AcceptedAt     time.Time `json:"acceptedAt"`
+	}
+	if err := json.Unmarshal(body, &list); err != nil {
+		var wrapped struct {
+			Payments json.RawMessage `json:"payments"`
+		}
+		if json.Unmarshal(body, &wrapped) != nil || json.Unmarshal(wrapped.Payments, &list) != nil {
+			return fmt.Errorf("platform: unreadable payment list: %w", err)
+		}
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ACCEPTED\tPAYMENT\tTERMINAL\tUTILITY\tACCOUNT\tAMOUNT\tTO BILL\tPREPAID\tKEY")
+	for _, p := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%s\n", p.AcceptedAt.Local().Format("2006-01-02 15:04:05"),
+			p.PaymentID, p.TerminalID, p.Utility, p.Account, float64(p.Amount)/100, float64(p.AppliedToBill)/100,
+			float64(p.PrepaidCredit)/100, p.IdempotencyKey)
+	}
+	tw.Flush()
+	fmt.Printf("%d payment(s)\n", len(list))
+	return nil
+}

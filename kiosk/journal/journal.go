@@ -1,0 +1,224 @@
+// Package journal is the terminal's money ledger: an append-only,
+// hash-chained log of every money event, kept in a bbolt file and made
+// durable (fsync) before Append returns. After any crash the journal alone
+// says what each resident is owed.
+package journal
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Kind names a journaled event.
+type Kind string
+
+const (
+	NoteEscrowed        Kind = "note.escrowed"
+	NoteStackOrdered    Kind = "note.stackOrdered"
+	NoteReturnOrdered   Kind = "note.returnOrdered"
+	NoteCredited        Kind = "note.credited"
+	NoteStacked         Kind = "note.stacked"
+	NoteReturned        Kind = "note.returned"
+	NoteRejected        Kind = "note.rejected"
+	NotePowerUp         Kind = "note.powerUp"
+	PaymentSubmitted    Kind = "payment.submitted"
+	PaymentAcknowledged Kind = "payment.acknowledged"
+	PaymentRefused      Kind = "payment.refused"
+	ReceiptPrinted      Kind = "receipt.printed"
+	ReceiptFailed       Kind = "receipt.failed"
+	// SessionOpened marks the start of cash intake for a bill, so recovery
+	// knows what the credit that follows was for.
+	SessionOpened Kind = "session.opened"
+)
+
+// Record is one journal entry. Seq, Time, Prev and Hash are filled by Append.
+type Record struct {
+	Seq     uint64    `json:"seq"`
+	Time    time.Time `json:"time"`
+	Kind    Kind      `json:"kind"`
+	Session string    `json:"session,omitempty"`
+	// Amount is in fen: a note's value, or a payment's total.
+	Amount int64  `json:"amount,omitempty"`
+	Code   int    `json:"code,omitempty"` // device denomination code
+	Key    string `json:"key,omitempty"`  // idempotency key of a payment
+	Ref    string `json:"ref,omitempty"`  // platform id (payment id...)
+	Detail string `json:"detail,omitempty"`
+	// Data carries the kind's structured payload (a payment request...).
+	// It must hold masked identifiers only.
+	Data json.RawMessage `json:"data,omitempty"`
+	Prev string          `json:"prev"`
+	Hash string          `json:"hash"`
+}
+
+// ErrCorrupt reports a broken hash chain: a torn write or tampering.
+var ErrCorrupt = errors.New("journal corrupt")
+
+var bucket = []byte("records")
+
+// Journal is safe for concurrent use; appends are serialised.
+type Journal struct {
+	db   *bolt.DB
+	now  func() time.Time
+	mu   sync.Mutex
+	seq  uint64
+	hash string
+}
+
+// Options tune Open.
+type Options struct {
+	Now func() time.Time
+	// NoSync skips fsync. Only benchmarks comparing costs may set it.
+	NoSync bool
+}
+
+// Open opens (or creates) the journal at path and verifies the whole chain.
+func Open(path string, opts *Options) (*Journal, error) {
+	o := Options{}
+	if opts != nil {
+		o = *opts
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType, NoSync: o.NoSync})
+	if err != nil {
+		return nil, fmt.Errorf("open journal %s: %w", path, err)
+	}
+	j := &Journal{db: db, now: o.Now}
+	err = db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucket)
+		return err
+	})
+	if err == nil {
+		err = j.verify()
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open journal %s: %w", path, err)
+	}
+	return j, nil
+}
+
+// verify walks the chain once, checking every link, and remembers the head.
+func (j *Journal) verify() error {
+	prev := ""
+	var seq uint64
+	err := j.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+			var r Record
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("%w: record %x: %v", ErrCorrupt, k, err)
+			}
+			if len(k) != 8 || binary.BigEndian.Uint64(k) != r.Seq || r.Seq != seq+1 {
+				return fmt.Errorf("%w: record %x out of sequence after %d", ErrCorrupt, k, seq)
+			}
+			if r.Prev != prev || hashOf(r) != r.Hash {
+				return fmt.Errorf("%w: record %d fails its hash chain", ErrCorrupt, r.Seq)
+			}
+			prev, seq = r.Hash, r.Seq
+			return nil
+		})
+	})
+	j.seq, j.hash = seq, prev
+	return err
+}
+
+// hashOf is sha256 over the record's JSON with Hash empty, which covers Prev
+// and so chains every record to all before it.
+func hashOf(r Record) string {
+	r.Hash = ""
+	b, _ := json.Marshal(r)
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// Append commits r durably and returns it with Seq, Time and hashes set.
+func (j *Journal) Append(r Record) (Record, error) {
+	return j.appendAll([]Record{r})
+}
+
+// AppendAll commits several records in one durable transaction: all or none.
+func (j *Journal) AppendAll(rs []Record) ([]Record, error) {
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	out := make([]Record, len(rs))
+	seq, prev := j.seq, j.hash
+	now := j.now().UTC()
+	for i, r := range rs {
+		seq++
+		r.Seq, r.Time, r.Prev = seq, now, prev
+		r.Hash = hashOf(r)
+		prev = r.Hash
+		out[i] = r
+	}
+	err := j.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		for _, r := range out {
+			v, err := json.Marshal(r)
+			if err != nil {
+				return err
+			}
+			if err := b.Put(key(r.Seq), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("journal append %s: %w", rs[0].Kind, err)
+	}
+	j.seq, j.hash = seq, prev
+	return out, nil
+}
+
+func (j *Journal) appendAll(rs []Record) (Record, error) {
+	out, err := j.AppendAll(rs)
+	if err != nil {
+		return Record{}, err
+	}
+	return out[0], nil
+}
+
+// Scan calls fn for each record with Seq >= from, in order.
+func (j *Journal) Scan(from uint64, fn func(Record) error) error {
+	return j.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucket).Cursor()
+		for k, v := c.Seek(key(from)); k != nil; k, v = c.Next() {
+			var r Record
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("%w: record %x: %v", ErrCorrupt, k, err)
+			}
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Len is the number of records.
+func (j *Journal) Len() uint64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.seq
+}
+
+// Close closes the file.
+func (j *Journal) Close() error { return j.db.Close() }
+
+func key(seq uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], seq)
+	return k[:]
+}

@@ -1,0 +1,283 @@
+package terminal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"tongban/kiosk/journal"
+	"tongban/kiosk/uplink"
+)
+
+// Error is a refused or failed intent. Code is an XFS4IoT completion code
+// (invalidData, sequenceError, deviceNotReady, ...), so screens can tell a
+// resident's mistake from a fault.
+type Error struct {
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func errf(code, format string, a ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, a...)}
+}
+
+// Commands is every intent the core accepts, by name.
+var Commands = []string{
+	"Session.Start", "Session.Cancel", "Session.Finish", "Session.Touch",
+	"Bill.Lookup", "Cash.Start", "Payment.Confirm",
+}
+
+// Do carries out one intent from a screen and returns its result. It checks
+// the intent against the current step: a screen cannot skip a step or make
+// credit, whatever it sends.
+func (t *Terminal) Do(ctx context.Context, name string, payload json.RawMessage) (any, error) {
+	var p struct {
+		Utility string `json:"utility"`
+		Account string `json:"account"`
+	}
+	if len(payload) > 0 && string(payload) != "null" {
+		dec := json.NewDecoder(strings.NewReader(string(payload)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&p); err != nil {
+			return nil, errf("invalidData", "payload: %v", err)
+		}
+	}
+	switch name {
+	case "Session.Start":
+		return nil, t.start(p.Utility)
+	case "Session.Cancel":
+		return nil, t.cancel()
+	case "Session.Finish":
+		return nil, t.finish()
+	case "Session.Touch":
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if t.sess != nil {
+			t.touchLocked()
+		}
+		return nil, nil
+	case "Bill.Lookup":
+		return nil, t.lookup(ctx, p.Account)
+	case "Cash.Start":
+		return nil, t.startCash()
+	case "Payment.Confirm":
+		return nil, t.confirm()
+	}
+	return nil, errf("unsupportedCommand", "unknown command %q", name)
+}
+
+func (t *Terminal) start(utility string) error {
+	if !uplink.ValidUtility(uplink.Utility(utility)) {
+		return errf("invalidData", "unknown utility %q", utility)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.sess != nil && (t.sess.credit > 0 || t.sess.inFlight > 0) {
+		return errf("sequenceError", "a session with inserted cash is open")
+	}
+	t.sess = &session{id: newID(), screen: ScreenAccount, utility: utility, notes: map[int64]int{}}
+	t.touchLocked()
+	t.publishLocked()
+	return nil
+}
+
+func (t *Terminal) lookup(ctx context.Context, account string) error {
+	t.mu.Lock()
+	ss := t.sess
+	if ss == nil || (ss.screen != ScreenAccount && ss.screen != ScreenBill) {
+		t.mu.Unlock()
+		return errf("sequenceError", "no bill is being looked up")
+	}
+	if ss.busy != "" {
+		t.mu.Unlock()
+		return errf("sequenceError", "busy: %s", ss.busy)
+	}
+	if !uplink.ValidAccount(account) {
+		ss.notice = &Notice{Code: "accountInvalid", Message: "account number must be 6 to 20 digits"}
+		t.publishLocked()
+		t.mu.Unlock()
+		return errf("invalidData", "account number must be 6 to 20 digits")
+	}
+	ss.account, ss.busy, ss.notice = account, "lookup", nil
+	t.touchLocked()
+	t.publishLocked()
+	utility := ss.utility
+	t.mu.Unlock()
+
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	bill, err := t.cfg.Platform.Bill(cctx, uplink.Utility(utility), account)
+	cancel()
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.online = err == nil || !uplink.IsRetryable(err)
+	if t.sess != ss { // the session ended while we waited
+		return errf("canceled", "session ended")
+	}
+	ss.busy = ""
+	defer t.publishLocked()
+	if err != nil {
+		var ue *uplink.Error
+		switch {
+		case errors.As(err, &ue) && ue.Status == 404:
+			ss.notice = &Notice{Code: "accountUnknown", Message: "no such account"}
+			return errf("invalidData", "no such account")
+		case uplink.IsRetryable(err):
+			ss.notice = &Notice{Code: "platformOffline", Message: "the county platform cannot be reached"}
+			return errf("timeOut", "platform unreachable: %v", err)
+		default:
+			ss.notice = &Notice{Code: "lookupFailed", Message: err.Error()}
+			return errf("commandErrorCode", "bill lookup: %v", err)
+		}
+	}
+	ss.bill = &bill
+	ss.screen = ScreenBill
+	return nil
+}
+
+func (t *Terminal) startCash() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ss := t.sess
+	if ss == nil || ss.screen != ScreenBill || ss.bill == nil {
+		return errf("sequenceError", "no bill to pay")
+	}
+	if t.cfg.Cash == nil {
+		return errf("deviceNotReady", "this terminal has no bill validator")
+	}
+	if !ss.opened {
+		// Journal what the cash will be for before any note can go in.
+		_, err := t.cfg.Journal.Append(journal.Record{Kind: journal.SessionOpened, Session: ss.id,
+			Data: mustJSON(openedData{Utility: ss.utility, Account: ss.account, BillID: ss.bill.BillID, AmountDue: ss.bill.AmountDue})})
+		if err != nil {
+			t.log.Error("journal", "err", err)
+			return errf("internalError", "journal unavailable")
+		}
+		ss.opened = true
+	}
+	ss.screen, ss.accepting, ss.notice = ScreenCash, true, nil
+	t.cfg.Cash.Enable(t.acceptedValues())
+	t.touchLocked()
+	t.publishLocked()
+	return nil
+}
+
+type openedData struct {
+	Utility   string `json:"utility"`
+	Account   string `json:"account"`
+	BillID    string `json:"billId"`
+	AmountDue int64  `json:"amountDue"`
+}
+
+func (t *Terminal) acceptedValues() []int64 {
+	if t.cfg.Cash == nil {
+		return nil
+	}
+	all := t.cfg.Cash.Denominations()
+	if len(t.cfg.AcceptValues) == 0 {
+		return all
+	}
+	var out []int64
+	for _, v := range all {
+		if slices.Contains(t.cfg.AcceptValues, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (t *Terminal) confirm() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ss := t.sess
+	if ss == nil || ss.screen != ScreenCash {
+		return errf("sequenceError", "nothing to confirm")
+	}
+	if ss.credit <= 0 && ss.inFlight == 0 {
+		return errf("sequenceError", "no cash inserted yet")
+	}
+	ss.confirm, ss.accepting = true, false
+	t.cfg.Cash.Enable(nil)
+	t.touchLocked()
+	if ss.inFlight == 0 {
+		return t.beginPaymentLocked()
+	}
+	ss.busy = "counting" // a note is still on its way in; pay once it lands
+	t.publishLocked()
+	return nil
+}
+
+func (t *Terminal) cancel() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ss := t.sess
+	if ss == nil {
+		return nil
+	}
+	if ss.credit > 0 || ss.inFlight > 0 {
+		return errf("sequenceError", "cash has been inserted: confirm to pay it to the account")
+	}
+	if ss.screen == ScreenPaying {
+		return errf("sequenceError", "payment in progress")
+	}
+	t.endLocked()
+	return nil
+}
+
+func (t *Terminal) finish() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ss := t.sess
+	if ss == nil {
+		return nil
+	}
+	if ss.screen != ScreenDone {
+		return errf("sequenceError", "the session is not finished")
+	}
+	t.endLocked()
+	return nil
+}
+
+// endLocked wipes the session and goes home.
+func (t *Terminal) endLocked() {
+	if t.cfg.Cash != nil && t.sess != nil && t.sess.accepting {
+		t.cfg.Cash.Enable(nil)
+	}
+	t.sess = nil
+	if t.idle != nil {
+		t.idle.Stop()
+		t.idle = nil
+	}
+	t.publishLocked()
+}
+
+// touchLocked restarts the idle clock.
+func (t *Terminal) touchLocked() {
+	ss := t.sess
+	ss.touched = t.cfg.Now()
+	if t.idle != nil {
+		t.idle.Stop()
+	}
+	t.idle = time.AfterFunc(t.cfg.IdleTimeout, func() { t.idleExpired(ss) })
+}
+
+func (t *Terminal) idleExpired(ss *session) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.sess != ss {
+		return
+	}
+	switch {
+	case ss.credit > 0 || ss.inFlight > 0 || ss.screen == ScreenPaying:
+		// Money is in: never walk away from it. Keep the session open.
+		return
+	}
+	t.log.Info("session idle: back to home", "session", ss.id)
+	t.endLocked()
+}

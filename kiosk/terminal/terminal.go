@@ -1,0 +1,226 @@
+// Package terminal is the daemon's core: it owns the resident's session,
+// decides what the devices do, journals every money event before acting on
+// it, and talks to the county platform. Screens are adapters: they read
+// Snapshots and send intents through Do; nothing they send can create
+// credit or skip a step.
+package terminal
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"tongban/drivers/cash"
+	"tongban/drivers/device"
+	"tongban/kiosk/journal"
+	"tongban/kiosk/uplink"
+)
+
+// Printer is what the core needs of a receipt printer.
+type Printer interface {
+	Print(ctx context.Context, job []byte) error
+	Health() device.Health
+	OnHealth(func(device.Health))
+}
+
+// Platform is the county platform as the core uses it.
+type Platform interface {
+	Bill(ctx context.Context, utility uplink.Utility, account string) (uplink.Bill, error)
+	Pay(ctx context.Context, key string, req uplink.PaymentRequest) (uplink.Payment, error)
+}
+
+// ReceiptFunc turns a finished payment into a printer job.
+type ReceiptFunc func(r Receipt) ([]byte, error)
+
+// Config wires a Terminal.
+type Config struct {
+	TerminalID string
+	Journal    *journal.Journal
+	Platform   Platform
+	Cash       cash.Acceptor // nil when the profile has no bill validator
+	Printer    Printer       // nil when the profile has no printer
+	Receipt    ReceiptFunc
+	// AcceptValues limits the notes (fen) taken; empty means all the
+	// device reports.
+	AcceptValues []int64
+	Logger       *slog.Logger
+	// IdleTimeout returns an untouched session without credit to the home
+	// screen. Zero means 90 s.
+	IdleTimeout time.Duration
+	// SubmitPatience is how long a confirmed payment is retried in front of
+	// the resident before it is left to the background forwarder. Zero
+	// means 15 s.
+	SubmitPatience time.Duration
+	// DemoSimControl is the simulator's control URL, shown on the screen
+	// only in demo mode so a person can insert simulated notes.
+	DemoSimControl string
+	Now            func() time.Time
+}
+
+// Terminal is the core. Create it with New and start it with Run.
+type Terminal struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.Mutex
+	sess     *session
+	devices  map[string]device.Health
+	online   bool // last platform call reached the platform
+	pending  map[string]pendingPayment
+	version  uint64
+	subs     map[int]chan Snapshot
+	nextSub  int
+	idle     *time.Timer
+	wake     chan struct{} // nudges the forwarder
+	runCtx   context.Context
+	lastSnap Snapshot
+}
+
+// New builds a Terminal and recovers state from the journal.
+func New(cfg Config) (*Terminal, error) {
+	if cfg.Journal == nil || cfg.Platform == nil {
+		return nil, fmt.Errorf("terminal: journal and platform are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 90 * time.Second
+	}
+	if cfg.SubmitPatience == 0 {
+		cfg.SubmitPatience = 15 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	t := &Terminal{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		devices: map[string]device.Health{},
+		online:  true,
+		pending: map[string]pendingPayment{},
+		subs:    map[int]chan Snapshot{},
+		wake:    make(chan struct{}, 1),
+		runCtx:  context.Background(),
+	}
+	if err := t.recover(); err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	t.publishLocked()
+	t.mu.Unlock()
+	return t, nil
+}
+
+// Run drives the devices and the forwarder until ctx ends.
+func (t *Terminal) Run(ctx context.Context) error {
+	t.mu.Lock()
+	t.runCtx = ctx
+	t.mu.Unlock()
+	var wg sync.WaitGroup
+	if c := t.cfg.Cash; c != nil {
+		c.OnHealth(func(h device.Health) { t.deviceChanged("billValidator", h) })
+		t.deviceChanged("billValidator", c.Health())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Run(ctx, t.onCash); err != nil && ctx.Err() == nil {
+				t.log.Error("bill validator stopped", "err", err)
+			}
+		}()
+	}
+	if p := t.cfg.Printer; p != nil {
+		p.OnHealth(func(h device.Health) { t.deviceChanged("printer", h) })
+		t.deviceChanged("printer", p.Health())
+		if r, ok := p.(interface{ Run(context.Context) error }); ok {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := r.Run(ctx); err != nil && ctx.Err() == nil {
+					t.log.Error("printer stopped", "err", err)
+				}
+			}()
+		}
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t.forward(ctx)
+	}()
+	<-ctx.Done()
+	wg.Wait()
+	return nil
+}
+
+func (t *Terminal) deviceChanged(role string, h device.Health) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.devices[role] = h
+	t.publishLocked()
+}
+
+// Subscribe returns a channel that always holds the newest snapshot (older
+// ones are dropped, never queued) and a cancel function.
+func (t *Terminal) Subscribe() (<-chan Snapshot, func()) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ch := make(chan Snapshot, 1)
+	id := t.nextSub
+	t.nextSub++
+	t.subs[id] = ch
+	ch <- t.lastSnap
+	return ch, func() {
+		t.mu.Lock()
+		delete(t.subs, id)
+		t.mu.Unlock()
+	}
+}
+
+// Snapshot is the current state.
+func (t *Terminal) Snapshot() Snapshot {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lastSnap
+}
+
+func (t *Terminal) publishLocked() {
+	t.version++
+	s := t.snapshotLocked()
+	t.lastSnap = s
+	for _, ch := range t.subs {
+		select {
+		case <-ch:
+		default:
+		}
+		ch <- s
+	}
+}
+
+func newID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// newKey makes a UUIDv4 idempotency key.
+func newKey() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("terminal: marshal %T: %v", v, err)) // only our own types reach here
+	}
+	return b
+}

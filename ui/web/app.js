@@ -1,0 +1,316 @@
+'use strict';
+// The touch screen is a renderer: it draws the daemon's state snapshot and
+// sends intents. It keeps nothing but the digits being typed, which are
+// wiped whenever the session ends.
+(() => {
+  const T = {
+    zh: {
+      title: '通办自助终端', connecting: '正在连接…', reconnecting: '与终端服务的连接中断，正在重连…',
+      welcome: '请选择要办理的业务', payBills: '生活缴费',
+      water: '水费', electricity: '电费', gas: '燃气费', heating: '暖气费',
+      enterAccount: (u) => `请输入${u}户号`, accountHint: '户号印在缴费通知单上，6 至 20 位数字',
+      typeDigits: '请用下方数字键输入', del: '退格', clear: '清空', lookup: '查询账单', back: '返回', cancel: '取消',
+      looking: '正在查询账单…', payee: '收款单位', holder: '户名', period: '账期', due: '应缴金额', arrears: '其中欠费', prepaid: '预存余额',
+      billPaid: '本期账单已缴清。继续缴费将全部存为预存款。',
+      overpayNote: '本机不找零：多付的金额将作为预存款存入该户，下期自动抵扣。',
+      payCash: '现金缴费', cashDown: '纸币器暂不可用，无法现金缴费',
+      insertNotes: '请放入纸币', accepted: (v) => `可接收面额：${v} 元`, credit: '已投入', remaining: '还差', overpaid: '将预存',
+      counting: '正在清点纸币，请稍候…', confirm: '确认缴费', cashLocked: '已投入现金，不能取消，请确认缴费（多付部分存为预存款）',
+      paying: '正在提交缴费…', printing: '正在打印凭证…',
+      doneTitle: '缴费成功', pendingTitle: '缴费已受理，待平台确认', refusedTitle: '缴费未被平台接受',
+      paid: '实缴金额', applied: '抵扣账单', toPrepaid: '存为预存款', verifyCode: '验证码', reference: '流水参考号',
+      receiptPrinted: '凭证已打印，请取走凭证。', receiptFailed: '凭证未能打印。请用手机扫描下方二维码保存电子凭证。',
+      receiptPending: '凭证已打印，注明“待确认”。平台恢复后将自动完成入账，无需重复缴费。',
+      refusedHelp: '您投入的现金已记录在案。请凭流水参考号联系网点工作人员处理，切勿重复缴费。',
+      finish: '完成', yuan: '元',
+      platformOffline: '暂时无法连接县级平台，缴费查询暂停。已投入的现金不会丢失。',
+      accountInvalid: '户号应为 6 至 20 位数字', accountUnknown: '未找到该户号，请核对缴费通知单', noteRejected: '该纸币未被接收，请换一张或展平后重试',
+      lookupFailed: '查询失败，请稍后再试', internalError: '终端内部错误，请联系工作人员',
+      online: '在线', offline: '离线', printer: '打印机', billValidator: '纸币器', platform: '平台', terminal: '终端',
+      demoTitle: '演示模式：模拟投入纸币', demoSent: (v) => `已投入 ${v} 元`, demoFail: '模拟器未响应',
+      state: { online: '正常', offline: '离线', noDevice: '未连接', hardwareError: '故障', userError: '需处理', busy: '忙', starting: '启动中' },
+    },
+    en: {
+      title: 'Tongban Self-Service', connecting: 'Connecting…', reconnecting: 'Lost the terminal service, reconnecting…',
+      welcome: 'Choose a service', payBills: 'Pay utility bills',
+      water: 'Water', electricity: 'Electricity', gas: 'Gas', heating: 'Heating',
+      enterAccount: (u) => `Enter your ${u.toLowerCase()} account number`, accountHint: 'Printed on your bill: 6 to 20 digits',
+      typeDigits: 'Use the keypad below', del: 'Delete', clear: 'Clear', lookup: 'Find bill', back: 'Back', cancel: 'Cancel',
+      looking: 'Looking up the bill…', payee: 'Payee', holder: 'Account holder', period: 'Period', due: 'Amount due', arrears: 'of which arrears', prepaid: 'Prepaid balance',
+      billPaid: 'This bill is already paid. Anything you pay now is kept as prepaid credit.',
+      overpayNote: 'No change is given: any amount over the bill is kept as prepaid credit on this account.',
+      payCash: 'Pay with cash', cashDown: 'The note acceptor is unavailable: cash payment is not possible',
+      insertNotes: 'Insert notes', accepted: (v) => `Accepted notes: ${v} yuan`, credit: 'Inserted', remaining: 'Still due', overpaid: 'To prepaid',
+      counting: 'Counting your note, please wait…', confirm: 'Confirm payment', cashLocked: 'Cash is inserted, so the session cannot be cancelled: please confirm (any excess becomes prepaid credit)',
+      paying: 'Submitting your payment…', printing: 'Printing your receipt…',
+      doneTitle: 'Payment complete', pendingTitle: 'Payment accepted, awaiting platform confirmation', refusedTitle: 'The platform did not accept the payment',
+      paid: 'Paid', applied: 'Applied to bill', toPrepaid: 'Kept as prepaid', verifyCode: 'Verification code', reference: 'Reference',
+      receiptPrinted: 'Your receipt has been printed. Please take it.', receiptFailed: 'The receipt could not be printed. Scan the QR code below to keep an electronic receipt.',
+      receiptPending: 'Your receipt is marked "pending". The payment will be completed when the platform is back; do not pay again.',
+      refusedHelp: 'Your cash is recorded. Please show the reference to the staff at this site; do not pay again.',
+      finish: 'Done', yuan: 'yuan',
+      platformOffline: 'The county platform cannot be reached; bill lookup is paused. Cash already inserted is safe.',
+      accountInvalid: 'An account number has 6 to 20 digits', accountUnknown: 'No such account: please check your bill', noteRejected: 'That note was not accepted: try another, or flatten it',
+      lookupFailed: 'Lookup failed, please try again later', internalError: 'Terminal error: please ask the staff',
+      online: 'online', offline: 'offline', printer: 'Printer', billValidator: 'Note acceptor', platform: 'Platform', terminal: 'Terminal',
+      demoTitle: 'Demo: insert simulated notes', demoSent: (v) => `Inserted ${v} yuan`, demoFail: 'Simulator did not answer',
+      state: { online: 'OK', offline: 'offline', noDevice: 'not connected', hardwareError: 'fault', userError: 'needs attention', busy: 'busy', starting: 'starting' },
+    },
+  };
+  const UTIL_ICON = { water: '水', electricity: '电', gas: '气', heating: '暖' };
+  const UTILITIES = ['water', 'electricity', 'gas', 'heating'];
+
+  let lang = 'zh';
+  let snap = null;
+  let ws = null;
+  let nextId = 1;
+  const waiting = new Map();
+  let digits = '';
+
+  const t = (k, ...a) => { const v = T[lang][k]; return typeof v === 'function' ? v(...a) : (v ?? k); };
+  const yuan = (fen) => (fen / 100).toFixed(2);
+  const $ = (id) => document.getElementById(id);
+
+  // h builds DOM nodes; text always goes through textContent, so nothing
+  // the platform sends can become markup.
+  function h(tag, attrs, ...kids) {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === false || v == null) continue;
+      if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+      else if (k === 'class') el.className = v;
+      else el.setAttribute(k, v === true ? '' : v);
+    }
+    for (const c of kids.flat()) if (c != null && c !== false) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    return el;
+  }
+
+  function connect() {
+    ws = new WebSocket(`ws://${location.host}/ws`, 'tongban.ui.v1');
+    ws.onopen = () => { document.body.dataset.ws = 'open'; banner(); };
+    ws.onclose = () => {
+      document.body.dataset.ws = 'closed';
+      for (const [, w] of waiting) w.reject(new Error('connection lost'));
+      waiting.clear();
+      banner(t('reconnecting'), true);
+      setTimeout(connect, 1000);
+    };
+    ws.onmessage = (ev) => {
+      let m;
+      try { m = JSON.parse(ev.data); } catch { return; }
+      const hd = m.header || {};
+      if (hd.type === 'unsolicited' && hd.name === 'Terminal.StateChanged') { apply(m.payload); return; }
+      const w = waiting.get(hd.requestId);
+      if (!w) return;
+      if (hd.type === 'acknowledge' && hd.status) { waiting.delete(hd.requestId); w.reject(new Error(hd.status)); }
+      if (hd.type === 'completion') { waiting.delete(hd.requestId); hd.completionCode === 'success' ? w.resolve(m.payload) : w.reject(Object.assign(new Error(hd.errorDescription || hd.completionCode), { code: hd.completionCode })); }
+    };
+  }
+
+  function send(name, payload) {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new Error('not connected'));
+    const requestId = nextId++;
+    ws.send(JSON.stringify({ header: { type: 'command', name, requestId, version: '1.0' }, payload: payload || {} }));
+    return new Promise((resolve, reject) => waiting.set(requestId, { resolve, reject }));
+  }
+  // act sends an intent; refusals are shown through the next snapshot, so
+  // a failed promise needs no handling beyond not being unhandled.
+  const act = (name, payload) => send(name, payload).catch(() => {});
+
+  function apply(s) {
+    const prevSession = snap && snap.session;
+    snap = s;
+    if (s.session !== prevSession) {
+      digits = ''; // a new or ended session: drop what was typed
+      if (!s.session) wipe();
+    }
+    if (s.account && s.screen !== 'account') digits = s.account;
+    render();
+  }
+
+  // wipe forgets everything of the last resident and goes back to Chinese.
+  function wipe() {
+    digits = '';
+    lang = 'zh';
+    try { sessionStorage.clear(); localStorage.clear(); } catch { /* storage may be disabled */ }
+  }
+
+  function banner(text, err) {
+    const b = $('banner');
+    if (!text) { b.hidden = true; b.textContent = ''; return; }
+    b.hidden = false; b.textContent = text; b.className = 'banner' + (err ? ' err' : '');
+  }
+
+  function render() {
+    document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+    $('lang').textContent = lang === 'zh' ? 'English' : '中文';
+    for (const el of document.querySelectorAll('[data-t]')) el.textContent = t(el.dataset.t);
+    if (!snap) return;
+    const main = $('app');
+    main.dataset.screen = snap.screen;
+    main.replaceChildren(...screen(snap));
+    if (!snap.services.platformOnline) banner(t('platformOffline'), true);
+    else if (ws && ws.readyState === WebSocket.OPEN) banner();
+    renderStatus();
+    renderDemo();
+  }
+
+  function notice(s) {
+    if (!s.notice) return null;
+    return h('p', { class: 'err', id: 'notice', role: 'alert' }, '⚠ ', t(s.notice.code) !== s.notice.code ? t(s.notice.code) : s.notice.message);
+  }
+
+  function screen(s) {
+    switch (s.screen) {
+      case 'home': return home(s);
+      case 'account': return accountScreen(s);
+      case 'bill': return billScreen(s);
+      case 'cash': return cashScreen(s);
+      case 'paying': return payingScreen(s);
+      case 'done': return doneScreen(s);
+    }
+    return [h('p', {}, s.screen)];
+  }
+
+  function home(s) {
+    const tiles = UTILITIES.map((u) => h('button', {
+      class: `tile tile-${u}`, id: `tile-${u}`, type: 'button',
+      onclick: () => act('Session.Start', { utility: u }),
+    }, h('span', { class: 'ico', 'aria-hidden': 'true' }, UTIL_ICON[u]), t(u), h('small', {}, lang === 'zh' ? T.en[u] : T.zh[u])));
+    return [h('h1', {}, t('welcome')), h('h2', {}, t('payBills')), h('div', { class: 'tiles' }, tiles)];
+  }
+
+  function accountScreen(s) {
+    const busy = s.busy === 'lookup';
+    const press = (d) => { if (busy) return; if (d === 'del') digits = digits.slice(0, -1); else if (d === 'clear') digits = ''; else if (digits.length < 20) digits += d; act('Session.Touch'); render(); };
+    const keys = ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'clear', '0', 'del'].map((d) =>
+      h('button', { type: 'button', id: `key-${d}`, class: d.length > 1 ? 'fn' : '', disabled: busy, onclick: () => press(d) }, d.length > 1 ? t(d) : d));
+    return [
+      h('h1', {}, t('enterAccount', t(s.utility))),
+      h('p', { class: 'hint' }, t('accountHint')),
+      h('div', { class: 'display' + (digits ? '' : ' empty'), id: 'account-display' }, digits || t('typeDigits')),
+      notice(s),
+      busy ? h('p', { class: 'hint', id: 'busy' }, t('looking')) : null,
+      h('div', { class: 'keypad' }, keys),
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', class: 'secondary', id: 'btn-cancel', onclick: () => act('Session.Cancel') }, t('back')),
+        h('button', { type: 'button', class: 'primary', id: 'btn-lookup', disabled: busy || digits.length < 6, onclick: () => act('Bill.Lookup', { account: digits }) }, t('lookup'))),
+    ];
+  }
+
+  function billFacts(s) {
+    const b = s.bill;
+    return h('dl', { class: 'facts' },
+      h('dt', {}, t('payee')), h('dd', { id: 'payee' }, b.payee),
+      h('dt', {}, t('holder')), h('dd', {}, b.holder),
+      h('dt', {}, t('period')), h('dd', {}, b.period),
+      h('dt', {}, t('due')), h('dd', { class: 'money', id: 'amount-due' }, `${yuan(b.amountDue)} ${t('yuan')}`),
+      b.arrears ? [h('dt', {}, t('arrears')), h('dd', { class: 'money' }, `${yuan(b.arrears)} ${t('yuan')}`)] : null,
+      b.prepaid ? [h('dt', {}, t('prepaid')), h('dd', { class: 'money' }, `${yuan(b.prepaid)} ${t('yuan')}`)] : null);
+  }
+
+  function billScreen(s) {
+    const canCash = s.services.cashAvailable;
+    return [
+      h('h1', {}, `${t(s.utility)} · ${s.account}`),
+      h('div', { class: 'card' }, billFacts(s)),
+      s.bill.paid ? h('p', { class: 'warn', id: 'bill-paid' }, 'ℹ ', t('billPaid')) : null,
+      h('p', { class: 'hint' }, t('overpayNote')),
+      canCash ? null : h('p', { class: 'err' }, '⚠ ', t('cashDown')),
+      notice(s),
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', class: 'secondary', id: 'btn-cancel', onclick: () => act('Session.Cancel') }, t('cancel')),
+        h('button', { type: 'button', class: 'primary', id: 'btn-cash', disabled: !canCash, onclick: () => act('Cash.Start') }, t('payCash'))),
+    ];
+  }
+
+  function cashScreen(s) {
+    const c = s.cash || { credit: 0, notes: [], accepted: [] };
+    const due = s.bill ? s.bill.amountDue : 0;
+    const left = due - c.credit;
+    const locked = c.credit > 0 || c.inFlight;
+    return [
+      h('h1', {}, t('insertNotes')),
+      h('p', { class: 'hint', id: 'accepted' }, c.accepted.length ? t('accepted', c.accepted.map((v) => v / 100).join(' / ')) : ''),
+      h('div', { class: 'card' },
+        h('div', { class: 'credit' },
+          h('span', {}, t('credit')),
+          h('span', { class: 'big money', id: 'credit' }, yuan(c.credit)),
+          h('span', {}, t('yuan'))),
+        h('div', { class: 'credit' },
+          h('span', {}, t('due')), h('span', { class: 'money' }, `${yuan(due)} ${t('yuan')}`)),
+        left > 0
+          ? h('div', { class: 'credit' }, h('span', {}, t('remaining')), h('span', { class: 'money', id: 'remaining' }, `${yuan(left)} ${t('yuan')}`))
+          : h('div', { class: 'credit ok' }, h('span', {}, t('overpaid')), h('span', { class: 'money', id: 'overpaid' }, `${yuan(-left)} ${t('yuan')}`)),
+        h('div', { class: 'notes', id: 'notes' }, c.notes.map((n) => h('span', { class: 'note' }, `${n.value / 100} ${t('yuan')} × ${n.count}`)))),
+      c.inFlight || s.busy === 'counting' ? h('p', { class: 'hint', id: 'counting' }, t('counting')) : null,
+      notice(s),
+      locked ? h('p', { class: 'hint' }, t('cashLocked')) : h('p', { class: 'hint' }, t('overpayNote')),
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', class: 'secondary', id: 'btn-cancel', disabled: locked, onclick: () => act('Session.Cancel') }, t('cancel')),
+        h('button', { type: 'button', class: 'primary', id: 'btn-confirm', disabled: c.credit <= 0 || s.busy === 'counting', onclick: () => act('Payment.Confirm') }, t('confirm'))),
+    ];
+  }
+
+  function payingScreen(s) {
+    const printing = s.payment && s.payment.receipt === 'printing';
+    return [h('div', { class: 'spinner', 'aria-hidden': 'true' }), h('h1', { class: 'center', id: 'paying' }, printing ? t('printing') : t('paying'))];
+  }
+
+  function doneScreen(s) {
+    const p = s.payment;
+    const title = p.status === 'acknowledged' ? t('doneTitle') : p.status === 'pending' ? t('pendingTitle') : t('refusedTitle');
+    const cls = p.status === 'acknowledged' ? 'ok' : p.status === 'pending' ? 'warn' : 'err';
+    const mark = p.status === 'acknowledged' ? '✔ ' : p.status === 'pending' ? '⏳ ' : '✖ ';
+    let receipt = null;
+    if (p.status === 'refused') receipt = h('p', { class: 'err' }, t('refusedHelp'));
+    else if (p.receipt === 'printed') receipt = h('p', { id: 'receipt-status' }, p.status === 'pending' ? t('receiptPending') : t('receiptPrinted'));
+    else {
+      receipt = [h('p', { class: 'warn', id: 'receipt-status' }, t('receiptFailed'))];
+      if (p.verifyUrl) receipt.push(h('img', { class: 'qr', id: 'receipt-qr', alt: t('verifyCode'), src: `/qr.png?text=${encodeURIComponent(p.verifyUrl)}` }));
+    }
+    return [
+      h('h1', { class: cls, id: 'done-title' }, mark, title),
+      h('div', { class: 'card' }, h('dl', { class: 'facts' },
+        h('dt', {}, t('paid')), h('dd', { class: 'money', id: 'paid' }, `${yuan(p.amount)} ${t('yuan')}`),
+        p.status === 'acknowledged' ? [
+          h('dt', {}, t('applied')), h('dd', { class: 'money' }, `${yuan(p.appliedToBill)} ${t('yuan')}`),
+          h('dt', {}, t('toPrepaid')), h('dd', { class: 'money' }, `${yuan(p.prepaidCredit)} ${t('yuan')}`),
+          h('dt', {}, t('verifyCode')), h('dd', { id: 'verify-code' }, p.verifyCode)] : null,
+        h('dt', {}, t('reference')), h('dd', {}, p.reference))),
+      receipt,
+      h('div', { class: 'actions' }, h('button', { type: 'button', class: 'primary', id: 'btn-finish', onclick: () => act('Session.Finish') }, t('finish'))),
+    ];
+  }
+
+  function renderStatus() {
+    const parts = [];
+    const st = (k, state) => `${t(k)}: ${T[lang].state[state] || state}`;
+    parts.push(`${t('platform')}: ${snap.services.platformOnline ? t('online') : t('offline')}`);
+    for (const role of ['billValidator', 'printer']) if (snap.devices[role]) parts.push(st(role, snap.devices[role].state));
+    $('status').textContent = parts.join(' · ');
+    $('terminal').textContent = `${t('terminal')} ${snap.terminal}`;
+  }
+
+  // The demo panel talks to the simulator, never to the daemon: a screen
+  // must not be able to create credit.
+  function renderDemo() {
+    const d = $('demo');
+    if (!snap.demo) { d.hidden = true; return; }
+    d.hidden = false;
+    const box = $('demo-notes');
+    if (box.childElementCount) return;
+    for (const v of [1, 5, 10, 20, 50, 100]) {
+      box.append(h('button', { type: 'button', id: `demo-insert-${v}`, onclick: async () => {
+        try {
+          const r = await fetch(`${snap.demo.simControl}/insert`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ value: v * 100 }) });
+          $('demo-msg').textContent = r.ok ? t('demoSent', v) : `${t('demoFail')}: ${await r.text()}`;
+        } catch { $('demo-msg').textContent = t('demoFail'); }
+      } }, `¥${v}`));
+    }
+  }
+
+  $('lang').addEventListener('click', () => { lang = lang === 'zh' ? 'en' : 'zh'; if (snap && snap.session) act('Session.Touch'); render(); });
+  render();
+  connect();
+})();

@@ -1,0 +1,87 @@
+// Package receipt lays out the payment receipt a resident takes home and
+// turns it into an ESC/POS job for the printer.
+package receipt
+
+import (
+	"fmt"
+	"strings"
+
+	"tongban/drivers/escpos/codec"
+	"tongban/kiosk/terminal"
+)
+
+var utilityNames = map[string]string{
+	"water": "水费", "electricity": "电费", "gas": "燃气费", "heating": "暖气费",
+}
+
+// Yuan formats fen as yuan with two decimals.
+func Yuan(fen int64) string {
+	sign := ""
+	if fen < 0 {
+		sign, fen = "-", -fen
+	}
+	return fmt.Sprintf("%s%d.%02d", sign, fen/100, fen%100)
+}
+
+// Layout builds receipts for one paper width.
+type Layout struct {
+	Paper codec.PaperWidth
+	Title string // e.g. the county's name for the terminal network
+}
+
+// Job renders r as printer bytes.
+func (l Layout) Job(r terminal.Receipt) ([]byte, error) {
+	b := codec.NewBuilder(l.Paper).Init()
+	title := l.Title
+	if title == "" {
+		title = "县乡通办自助终端"
+	}
+	b.Align(codec.AlignCenter).Bold(true).Size(2, 2).Line("缴费凭证").Size(1, 1).Bold(false)
+	b.Line(title)
+	if r.Pending {
+		b.Bold(true).Line("【待确认 PENDING】").Bold(false)
+	}
+	b.Align(codec.AlignLeft).Line(strings.Repeat("-", l.Paper.Columns()))
+	name := utilityNames[r.Utility]
+	if name == "" {
+		name = r.Utility
+	}
+	b.TwoColumn("缴费项目", name)
+	b.TwoColumn("户号", r.Account)
+	if r.Payee != "" {
+		b.TwoColumn("收款单位", r.Payee)
+	}
+	if r.Period != "" {
+		b.TwoColumn("账期", r.Period)
+	}
+	for _, n := range r.Notes {
+		b.TwoColumn(fmt.Sprintf("现金 %s元 x %d", Yuan(n.Value), n.Count), Yuan(n.Value*int64(n.Count)))
+	}
+	b.Bold(true).TwoColumn("实缴金额", Yuan(r.Amount)+" 元").Bold(false)
+	if !r.Pending {
+		b.TwoColumn("抵扣账单", Yuan(r.Applied)+" 元")
+		if r.Prepaid > 0 {
+			b.TwoColumn("存为预存款", Yuan(r.Prepaid)+" 元")
+		}
+	}
+	b.Line(strings.Repeat("-", l.Paper.Columns()))
+	b.TwoColumn("时间", r.Time.Local().Format("2006-01-02 15:04:05"))
+	b.TwoColumn("终端", r.TerminalID)
+	if r.PaymentID != "" {
+		b.TwoColumn("交易号", r.PaymentID)
+	}
+	if r.VerifyCode != "" {
+		b.TwoColumn("验证码", r.VerifyCode)
+	}
+	b.TwoColumn("参考号", r.Reference)
+	if r.VerifyURL != "" {
+		b.Align(codec.AlignCenter).Feed(1)
+		b.QR(r.VerifyURL, 6, codec.QRLevelM)
+		b.Line("扫码核验本凭证")
+	}
+	if r.Pending {
+		b.Align(codec.AlignLeft).Line("县级平台暂不可达，本笔缴费已记录，平台恢复后自动入账，请勿重复缴费。")
+	}
+	b.Align(codec.AlignCenter).Line("请妥善保管本凭证").Feed(3).Cut()
+	return b.Bytes()
+}

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 
 	"tongban/drivers/serialport"
 )
@@ -29,7 +30,7 @@ type Endpoint struct {
 
 	mu       sync.Mutex
 	leader   *os.File
-	follower serialport.Port // held open so the leader never reads EIO while the daemon is away
+	follower *os.File // held open so the leader never reads EIO while the daemon is away
 	path     string
 	plugged  chan struct{} // closed while plugged in
 }
@@ -51,9 +52,7 @@ func (e *Endpoint) plug() error {
 	}
 	path := f.Name()
 	f.Close()
-	// Opening through the serial package puts the tty in raw mode with the
-	// device's line settings before any byte flows, and keeps it open.
-	follower, err := serialport.Open(path, e.line)
+	follower, err := openRaw(path)
 	if err != nil {
 		leader.Close()
 		return fmt.Errorf("simport: %w", err)
@@ -205,4 +204,32 @@ func (e *Endpoint) Close() error {
 		return l.Close()
 	}
 	return nil
+}
+
+// openRaw opens the follower and puts the tty in raw mode before any byte
+// flows, so nothing is echoed or translated even before the daemon opens
+// it. Unlike a serial.Open it takes no exclusive lock (TIOCEXCL), so a
+// daemon that is not root can still open the port.
+func openRaw(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	fd := int(f.Fd())
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("termios %s: %w", path, err)
+	}
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON | unix.IXOFF
+	t.Oflag &^= unix.OPOST
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB
+	t.Cflag |= unix.CS8 | unix.CREAD | unix.CLOCAL
+	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, t); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("termios %s: %w", path, err)
+	}
+	return f, nil
 }

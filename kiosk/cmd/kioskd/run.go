@@ -82,12 +82,12 @@ func runDaemon(ctx context.Context, c daemonConfig) error {
 		DemoSimControl: c.DemoSim,
 	}
 	if d, ok := c.Profile.Devices["billValidator"]; ok {
-		cfg.Cash = id003.New(id003.Config{Name: "billValidator", Path: d.Path, Line: d.Line, Logger: c.Log.With("device", "billValidator")})
+		cfg.Cash = id003.New(id003.Config{Name: "billValidator", Path: d.Path, Line: d.Line, Logger: c.Log})
 		cfg.AcceptValues = d.Denominations
 	}
 	if d, ok := c.Profile.Devices["printer"]; ok {
 		paper := escposcodec.PaperWidth(d.Paper)
-		cfg.Printer = escpos.New(escpos.Config{Name: "printer", Path: d.Path, Line: d.Line, Paper: paper, Logger: c.Log.With("device", "printer")})
+		cfg.Printer = escpos.New(escpos.Config{Name: "printer", Path: d.Path, Line: d.Line, Paper: paper, Logger: c.Log})
 		cfg.Receipt = receipt.Layout{Paper: paper}.Job
 	}
 	core, err := terminal.New(cfg)

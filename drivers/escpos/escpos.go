@@ -1,0 +1,562 @@
+// Package escpos drives an ESC/POS thermal receipt printer on a serial
+// line (a UART, a USB-serial adapter, or a simulator's pseudo terminal).
+//
+// The driver keeps the port open, reconnecting with backoff when it
+// vanishes; checks the printer's real-time status (DLE EOT 1..4) every
+// PollInterval while idle and around every job; and publishes its state in
+// a device.Monitor. Print refuses a job the printer cannot take and reports
+// a job as printed only when the status after it is ready again: a receipt
+// that might not have come out is always an error, never a success.
+package escpos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"tongban/drivers/device"
+	"tongban/drivers/escpos/codec"
+	"tongban/drivers/serialport"
+)
+
+// Errors Print and Status return; test them with errors.Is. A refusal
+// before a job (nothing was sent) is ErrNoDevice, ErrNoReply or one of the
+// not-ready errors alone; a job that was (partly) sent but not confirmed
+// also matches ErrJobFailed.
+var (
+	ErrNoDevice  = errors.New("printer not connected")
+	ErrNoReply   = errors.New("printer did not answer the status request")
+	ErrOffline   = errors.New("printer offline")
+	ErrPaperOut  = errors.New("printer out of paper")
+	ErrCoverOpen = errors.New("printer cover open")
+	ErrHardware  = errors.New("printer hardware error")
+	ErrJobFailed = errors.New("print job failed")
+)
+
+// NotReadyError is a status that stops printing. It matches the sentinel
+// for its main cause (ErrPaperOut, ErrCoverOpen, ErrHardware, ErrOffline).
+type NotReadyError struct {
+	Status codec.Status
+}
+
+func (e *NotReadyError) Error() string { return "printer not ready: " + e.Status.Reason() }
+
+// Unwrap gives the sentinel for the same cause Reason names first.
+func (e *NotReadyError) Unwrap() error {
+	s := e.Status
+	switch {
+	case s.Unrecoverable, s.CutterError, s.AutoRecoverable:
+		return ErrHardware
+	case s.CoverOpen:
+		return ErrCoverOpen
+	case s.PaperEnd:
+		return ErrPaperOut
+	case s.Error:
+		return ErrHardware
+	}
+	return ErrOffline
+}
+
+// stateOf maps a status to the device vocabulary and a detail line.
+func stateOf(s codec.Status) (device.State, string) {
+	switch {
+	case s.Ready() && s.PaperNearEnd:
+		return device.Online, "paper near end"
+	case s.Ready():
+		return device.Online, ""
+	}
+	switch (&NotReadyError{Status: s}).Unwrap() {
+	case ErrHardware:
+		return device.HardwareError, s.Reason()
+	case ErrCoverOpen, ErrPaperOut:
+		return device.UserError, s.Reason()
+	}
+	if s.FeedButton {
+		return device.UserError, s.Reason()
+	}
+	return device.Offline, s.Reason()
+}
+
+// Counter names in Health().Counters.
+const (
+	CounterReceipts = "receipts" // jobs confirmed printed
+	CounterCuts     = "cuts"     // cut commands in confirmed jobs
+	CounterPaperLow = "paperLow" // times the paper went near end
+	CounterErrors   = "errors"   // failed or refused jobs, and lost connections (each counts)
+)
+
+// Config is a printer's entry in the hardware profile.
+type Config struct {
+	Name  string           // profile name; default "receiptPrinter"
+	Path  string           // serial device, e.g. /dev/ttyUSB0 or a simulator's link
+	Line  serialport.Line  // zero value: 115200 8N1, common for USB/serial thermal printers
+	Paper codec.PaperWidth // 58 or 80; default 80
+
+	StatusTimeout time.Duration // wait for each DLE EOT reply; default 300 ms
+	PollInterval  time.Duration // idle status check; default 5 s
+	MinBackoff    time.Duration // first reconnect delay; default 250 ms
+	MaxBackoff    time.Duration // reconnect delay cap; default 5 s
+	// AfterJob is a pause between the end of a job on the wire and the
+	// status check after it. DLE EOT is answered at once, even while the
+	// printer is still printing the job, so a pause lets a paper end met
+	// near the bottom of the receipt show. Default 200 ms; negative: none.
+	AfterJob  time.Duration
+	ChunkSize int // bytes written per chunk; default 256
+
+	Logger *slog.Logger // default: discard
+}
+
+// DefaultLine is the line setting used when the profile names none.
+func DefaultLine() serialport.Line {
+	return serialport.Line{Baud: 115200, DataBits: 8, Parity: "none", StopBits: 1}
+}
+
+func (c Config) withDefaults() Config {
+	if c.Name == "" {
+		c.Name = "receiptPrinter"
+	}
+	if c.Line.Baud == 0 {
+		c.Line = DefaultLine()
+	}
+	if c.Line.DataBits == 0 {
+		c.Line.DataBits = 8
+	}
+	if c.Line.StopBits == 0 {
+		c.Line.StopBits = 1
+	}
+	if c.Paper == 0 {
+		c.Paper = codec.Paper80
+	}
+	if c.StatusTimeout <= 0 {
+		c.StatusTimeout = 300 * time.Millisecond
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 5 * time.Second
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = 250 * time.Millisecond
+	}
+	if c.MaxBackoff < c.MinBackoff {
+		c.MaxBackoff = max(5*time.Second, c.MinBackoff)
+	}
+	if c.AfterJob == 0 {
+		c.AfterJob = 200 * time.Millisecond
+	}
+	if c.ChunkSize <= 0 {
+		c.ChunkSize = 256
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Printer is one ESC/POS printer. All methods are safe for concurrent use;
+// Print and Status calls are serialised on the port.
+type Printer struct {
+	cfg Config
+	log *slog.Logger
+	mon *device.Monitor
+
+	sem  chan struct{} // held while using port; a channel so waiting honours ctx
+	port serialport.Port
+	// nearEnd is the last paper-near-end reading, to count paperLow events
+	// once per episode. Guarded by sem.
+	nearEnd bool
+
+	lost chan struct{} // wakes Run when a caller found the port dead
+}
+
+// New makes a printer from its profile entry. Nothing is opened until Run.
+func New(cfg Config) *Printer {
+	cfg = cfg.withDefaults()
+	p := &Printer{
+		cfg:  cfg,
+		log:  cfg.Logger.With("device", cfg.Name, "driver", "escpos", "path", cfg.Path),
+		mon:  device.NewMonitor(cfg.Name, "escpos", cfg.Path),
+		sem:  make(chan struct{}, 1),
+		lost: make(chan struct{}, 1),
+	}
+	for _, c := range []string{CounterReceipts, CounterCuts, CounterPaperLow, CounterErrors} {
+		p.mon.Count(c, 0)
+	}
+	return p
+}
+
+// Line is the serial setting in use (after defaults).
+func (p *Printer) Line() serialport.Line { return p.cfg.Line }
+
+// Paper is the paper profile in use (after defaults).
+func (p *Printer) Paper() codec.PaperWidth { return p.cfg.Paper }
+
+// Builder starts a job for this printer's paper.
+func (p *Printer) Builder() *codec.Builder { return codec.NewBuilder(p.cfg.Paper) }
+
+// Health is the current state, detail and counters.
+func (p *Printer) Health() device.Health { return p.mon.Health() }
+
+// OnHealth registers a callback for state changes (it must not block).
+func (p *Printer) OnHealth(f func(device.Health)) { p.mon.OnChange(f) }
+
+func (p *Printer) acquire(ctx context.Context) error {
+	select {
+	case p.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *Printer) release() { <-p.sem }
+
+// Run keeps the port open until ctx ends: it opens it (a missing device is
+// state NoDevice, retried with backoff up to MaxBackoff), checks the status
+// every PollInterval, and reopens the port when it goes away. It returns
+// nil when ctx ends.
+func (p *Printer) Run(ctx context.Context) error {
+	backoff := p.cfg.MinBackoff
+	failures := 0
+	for ctx.Err() == nil {
+		if err := p.connect(ctx); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			failures++
+			p.mon.Set(device.NoDevice, "not connected")
+			p.mon.Error(err)
+			if failures == 1 {
+				p.log.Warn("printer port unavailable, retrying", "err", err)
+			} else {
+				p.log.Debug("printer port still unavailable", "err", err, "retry", backoff)
+			}
+			if !sleep(ctx, backoff) {
+				break
+			}
+			backoff = min(2*backoff, p.cfg.MaxBackoff)
+			continue
+		}
+		failures, backoff = 0, p.cfg.MinBackoff
+		p.watch(ctx)
+	}
+	p.closePort()
+	p.mon.Set(device.Offline, "driver stopped")
+	return nil
+}
+
+// sleep waits d or until ctx ends; it reports whether ctx is still alive.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// connect opens the port and takes a first status reading.
+func (p *Printer) connect(ctx context.Context) error {
+	select { // a loss reported for the previous port is stale now
+	case <-p.lost:
+	default:
+	}
+	port, err := serialport.Open(p.cfg.Path, p.cfg.Line)
+	if err != nil {
+		return fmt.Errorf("printer %s: %w", p.cfg.Name, err)
+	}
+	// Bytes left from before (a half-sent reply, ASB blocks) mean nothing now.
+	if err := port.ResetInputBuffer(); err != nil {
+		p.log.Debug("reset input buffer", "err", err)
+	}
+	if err := p.acquire(ctx); err != nil {
+		port.Close()
+		return err
+	}
+	p.port = port
+	p.release()
+	p.log.Info("printer port open", "line", p.cfg.Line.String())
+	p.check(ctx)
+	return nil
+}
+
+// watch checks the status every PollInterval until the port is lost or ctx
+// ends. Idle polling is 8 bytes on the wire every few seconds.
+func (p *Printer) watch(ctx context.Context) {
+	t := time.NewTicker(p.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.lost:
+			return
+		case <-t.C:
+			if !p.check(ctx) {
+				return
+			}
+		}
+	}
+}
+
+// check reads the status and publishes the state; false if the port is gone.
+func (p *Printer) check(ctx context.Context) bool {
+	if err := p.acquire(ctx); err != nil {
+		return true // ctx ended; watch returns on its own
+	}
+	defer p.release()
+	if p.port == nil {
+		return false
+	}
+	if _, err := p.statusLocked(ctx); err != nil {
+		p.log.Debug("status check failed", "err", err)
+	}
+	return p.port != nil
+}
+
+// Status asks the printer for DLE EOT 1..4 and publishes the result.
+func (p *Printer) Status(ctx context.Context) (codec.Status, error) {
+	if err := p.acquire(ctx); err != nil {
+		return codec.Status{}, fmt.Errorf("printer %s status: %w", p.cfg.Name, err)
+	}
+	defer p.release()
+	st, err := p.statusLocked(ctx)
+	if err != nil {
+		return st, fmt.Errorf("printer %s status: %w", p.cfg.Name, err)
+	}
+	return st, nil
+}
+
+// statusLocked queries the printer and updates the monitor. Caller holds sem.
+func (p *Printer) statusLocked(ctx context.Context) (codec.Status, error) {
+	if p.port == nil {
+		return codec.Status{}, ErrNoDevice
+	}
+	if err := p.discardPending(); err != nil {
+		return codec.Status{}, err
+	}
+	var st codec.Status
+	for n := byte(1); n <= 4; n++ {
+		if err := ctx.Err(); err != nil {
+			return codec.Status{}, err
+		}
+		b, err := p.query(ctx, n)
+		if err != nil {
+			if errors.Is(err, ErrNoReply) {
+				p.mon.Set(device.Offline, "no status reply")
+			}
+			return codec.Status{}, err
+		}
+		if err := st.Apply(n, b); err != nil { // query only returns valid bytes
+			return codec.Status{}, err
+		}
+	}
+	state, detail := stateOf(st)
+	if st.PaperNearEnd && !p.nearEnd {
+		p.mon.Count(CounterPaperLow, 1)
+		p.log.Warn("paper near end")
+	}
+	p.nearEnd = st.PaperNearEnd
+	p.mon.Set(state, detail)
+	return st, nil
+}
+
+// discardPending drops bytes that arrived unasked (ASB blocks, a reply that
+// came after its timeout) so they cannot be taken for the next reply.
+func (p *Printer) discardPending() error {
+	var buf [64]byte
+	// Bounded, so a device that never stops talking cannot hold the port.
+	for range 64 {
+		if err := p.port.SetReadTimeout(0); err != nil {
+			return fmt.Errorf("set read timeout: %w", err)
+		}
+		n, err := p.port.Read(buf[:])
+		if n > 0 {
+			p.logDiscard(buf[:n], "before status request")
+		}
+		if err != nil {
+			p.lose(fmt.Errorf("read: %w", err))
+			return fmt.Errorf("%w: read: %w", ErrNoDevice, err)
+		}
+		if n == 0 {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (p *Printer) logDiscard(b []byte, when string) {
+	kind := "unknown"
+	if len(b) > 0 && codec.IsASBHeader(b[0]) {
+		kind = "automatic status back"
+	}
+	p.log.Info("discarding unexpected bytes from printer", "bytes", fmt.Sprintf("% x", b), "kind", kind, "when", when)
+}
+
+// query sends DLE EOT n and waits up to StatusTimeout for a byte that
+// passes the validity mask; other bytes are logged and skipped.
+func (p *Printer) query(ctx context.Context, n byte) (byte, error) {
+	if err := p.writeAll(codec.RealTimeStatus{N: n}.Bytes()); err != nil {
+		p.lose(err)
+		return 0, fmt.Errorf("%w: send DLE EOT %d: %w", ErrNoDevice, n, err)
+	}
+	deadline := time.Now().Add(p.cfg.StatusTimeout)
+	var b [1]byte
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return 0, fmt.Errorf("%w: DLE EOT %d after %v", ErrNoReply, n, p.cfg.StatusTimeout)
+		}
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		if err := p.port.SetReadTimeout(left); err != nil {
+			return 0, fmt.Errorf("set read timeout: %w", err)
+		}
+		k, err := p.port.Read(b[:])
+		if err != nil {
+			p.lose(fmt.Errorf("read: %w", err))
+			return 0, fmt.Errorf("%w: read DLE EOT %d reply: %w", ErrNoDevice, n, err)
+		}
+		if k == 0 {
+			continue // timeout; the loop head decides
+		}
+		if !codec.ValidStatus(b[0]) {
+			p.logDiscard(b[:1], fmt.Sprintf("waiting for DLE EOT %d", n))
+			continue
+		}
+		return b[0], nil
+	}
+}
+
+func (p *Printer) writeAll(b []byte) error {
+	for len(b) > 0 {
+		n, err := p.port.Write(b)
+		if err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		if n == 0 {
+			return errors.New("write: no progress")
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// lose closes a port that failed and tells Run to reconnect. Caller holds sem.
+func (p *Printer) lose(err error) {
+	if p.port == nil {
+		return
+	}
+	p.port.Close()
+	p.port = nil
+	p.nearEnd = false
+	p.mon.Count(CounterErrors, 1)
+	p.mon.Error(err)
+	p.mon.Set(device.NoDevice, "connection lost")
+	p.log.Warn("printer port lost", "err", err)
+	select {
+	case p.lost <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Printer) closePort() {
+	p.sem <- struct{}{}
+	if p.port != nil {
+		p.port.Close()
+		p.port = nil
+	}
+	p.release()
+}
+
+// Print sends one job (from codec.Builder). It checks the status first and
+// refuses with a NotReadyError (ErrPaperOut, ErrCoverOpen, ErrHardware,
+// ErrOffline), ErrNoReply or ErrNoDevice without sending anything; then
+// writes the job in chunks paced to the line speed; then checks the status
+// again. Only if that last check is ready does it return nil. Otherwise the
+// error matches ErrJobFailed and the cause: the receipt may be missing or
+// incomplete.
+func (p *Printer) Print(ctx context.Context, job []byte) error {
+	if len(job) == 0 {
+		return fmt.Errorf("printer %s: empty job", p.cfg.Name)
+	}
+	if err := p.acquire(ctx); err != nil {
+		return fmt.Errorf("printer %s: %w", p.cfg.Name, err)
+	}
+	defer p.release()
+	err := p.printLocked(ctx, job)
+	if err != nil {
+		p.mon.Count(CounterErrors, 1)
+		p.mon.Error(err)
+		p.log.Warn("print failed", "err", err, "bytes", len(job))
+	}
+	return err
+}
+
+func (p *Printer) printLocked(ctx context.Context, job []byte) error {
+	name := p.cfg.Name
+	st, err := p.statusLocked(ctx)
+	if err != nil {
+		return fmt.Errorf("printer %s: status before job: %w", name, err)
+	}
+	if !st.Ready() {
+		return fmt.Errorf("printer %s: refused job: %w", name, &NotReadyError{Status: st})
+	}
+	start := time.Now()
+	if sent, err := p.writeJob(ctx, job); err != nil {
+		return fmt.Errorf("printer %s: %w after %d of %d bytes: %w", name, ErrJobFailed, sent, len(job), err)
+	}
+	if !sleep(ctx, p.cfg.AfterJob) {
+		return fmt.Errorf("printer %s: %w: not confirmed: %w", name, ErrJobFailed, ctx.Err())
+	}
+	st, err = p.statusLocked(ctx)
+	if err != nil {
+		return fmt.Errorf("printer %s: %w: status after job: %w", name, ErrJobFailed, err)
+	}
+	if !st.Ready() {
+		return fmt.Errorf("printer %s: %w: %w", name, ErrJobFailed, &NotReadyError{Status: st})
+	}
+	cuts := 0
+	cmds, _ := codec.Parse(job)
+	for _, c := range cmds {
+		if _, ok := c.(codec.CutPaper); ok {
+			cuts++
+		}
+	}
+	p.mon.Count(CounterReceipts, 1)
+	p.mon.Count(CounterCuts, int64(cuts))
+	p.log.Info("receipt printed", "bytes", len(job), "cuts", cuts, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// writeJob writes job in chunks, never more than two chunks ahead of the
+// wire: a printer's input buffer is small and these lines have no flow
+// control. After the last chunk it waits until the job has left the line,
+// so the status request after it is not stuck behind the job and timed out.
+func (p *Printer) writeJob(ctx context.Context, job []byte) (int, error) {
+	start := time.Now()
+	sent := 0
+	for sent < len(job) {
+		// Wait until everything but the last chunk is on the wire.
+		ahead := max(0, sent-p.cfg.ChunkSize)
+		if !sleep(ctx, time.Until(start.Add(p.cfg.Line.WireTime(ahead)))) {
+			return sent, ctx.Err()
+		}
+		end := min(sent+p.cfg.ChunkSize, len(job))
+		if err := p.writeAll(job[sent:end]); err != nil {
+			p.lose(err)
+			return sent, err
+		}
+		sent = end
+	}
+	if !sleep(ctx, time.Until(start.Add(p.cfg.Line.WireTime(len(job))))) {
+		return sent, ctx.Err()
+	}
+	return sent, nil
+}

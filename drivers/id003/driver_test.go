@@ -19,6 +19,7 @@ import (
 	"tongban/drivers/cash"
 	"tongban/drivers/device"
 	"tongban/drivers/id003"
+	"tongban/drivers/id003/codec"
 	"tongban/drivers/id003/sim"
 	"tongban/drivers/simport"
 )
@@ -464,3 +465,67 @@ func TestLostACKCreditsOnce(t *testing.T) {
 		t.Fatalf("cash box %v", cb)
 	}
 }
+
+// silence hides some host commands from the simulator, as an acceptor
+// that does not implement them and stays silent would.
+type silence struct {
+	rw   io.ReadWriter
+	cmds []byte
+}
+
+func (s *silence) Read(p []byte) (int, error) {
+	k, err := s.rw.Read(p)
+	if k >= 3 && p[0] == 0xFC && bytes.IndexByte(s.cmds, p[2]) >= 0 {
+		return 0, err // the frame never arrives
+	}
+	return k, err
+}
+
+func (s *silence) Write(p []byte) (int, error) { return s.rw.Write(p) }
+
+// TestNoCurrencyTableUsesProfile: an acceptor that answers neither the
+// currency table, the version nor the direction setting still comes
+// online, and escrow codes are valued with the profile's static map.
+func TestNoCurrencyTableUsesProfile(t *testing.T) {
+	r := newRig(t)
+	r.wrap = func(rw io.ReadWriter) io.ReadWriter { return &silence{rw: rw, cmds: []byte{0x8A, 0x88, 0xC4}} }
+	r.startSim(sim.Config{})
+	static := map[byte]int64{0x61: 100, 0x62: 500, 0x63: 1000, 0x64: 2000, 0x65: 5000, 0x66: 10000}
+	r.startDriver(id003.Config{PollInterval: 50 * time.Millisecond, InitTimeout: 100 * time.Millisecond, Denominations: static})
+	r.drv.Enable([]int64{5000})
+	r.waitState(device.Online, "accepting notes")
+	if got := r.drv.Denominations(); !slices.Equal(got, allCNY) || r.drv.Version() != "" {
+		t.Fatalf("Denominations %v version %q", got, r.drv.Version())
+	}
+	r.sim.Insert(5000)
+	waitFor(t, 10*time.Second, "stacked", func() bool { return r.rec.count(cash.Stacked) == 1 })
+	if evs := r.rec.snapshot(); evs[1].Kind != cash.Credited || evs[1].Value != 5000 {
+		t.Fatalf("events %v", evs)
+	}
+}
+
+// TestUnknownValueIsReturned: without a table or profile the driver
+// cannot value a note, so it returns it even if the core says stack.
+func TestUnknownValueIsReturned(t *testing.T) {
+	r := newRig(t)
+	r.wrap = func(rw io.ReadWriter) io.ReadWriter { return &silence{rw: rw, cmds: []byte{0x8A}} }
+	r.startSim(sim.Config{})
+	r.startDriver(id003.Config{PollInterval: 50 * time.Millisecond, InitTimeout: 100 * time.Millisecond})
+	// Nothing is known, so Enable cannot enable a code: the acceptor is
+	// inhibited. Open it up by hand to get a note into escrow.
+	r.drv.Enable(allCNY)
+	r.waitState(device.Online, "inhibited")
+	r.sim.Respond(codecFrame(0xC3, 0x00))
+	r.sim.Respond(codecFrame(0xC0, 0x00, 0x00))
+	r.sim.Insert(1000)
+	waitFor(t, 10*time.Second, "returned", func() bool { return r.rec.count(cash.Returned) == 1 })
+	evs := r.rec.snapshot()
+	if evs[0].Kind != cash.Escrowed || evs[0].Value != 0 || !strings.Contains(evs[0].Detail, "unknown denomination") || r.rec.count(cash.Credited) != 0 {
+		t.Fatalf("events %v", evs)
+	}
+	if len(r.sim.CashBox()) != 0 {
+		t.Fatalf("cash box %v", r.sim.CashBox())
+	}
+}
+
+func codecFrame(cmd byte, data ...byte) codec.Frame { return codec.Frame{Cmd: cmd, Data: data} }

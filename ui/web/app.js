@@ -148,7 +148,7 @@
     if (!snap) return;
     const main = $('app');
     main.dataset.screen = snap.screen;
-    main.replaceChildren(...screen(snap));
+    main.replaceChildren(...screen(snap).flat().filter((n) => n != null && n !== false));
     if (!snap.services.platformOnline) banner(t('platformOffline'), true);
     else if (ws && ws.readyState === WebSocket.OPEN) banner();
     renderStatus();
@@ -235,8 +235,7 @@
       h('div', { class: 'card' },
         h('div', { class: 'credit' },
           h('span', {}, t('credit')),
-          h('span', { class: 'big money', id: 'credit' }, yuan(c.credit)),
-          h('span', {}, t('yuan'))),
+          h('span', {}, h('span', { class: 'big money', id: 'credit' }, yuan(c.credit)), ' ', t('yuan'))),
         h('div', { class: 'credit' },
           h('span', {}, t('due')), h('span', { class: 'money' }, `${yuan(due)} ${t('yuan')}`)),
         left > 0

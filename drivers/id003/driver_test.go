@@ -324,6 +324,24 @@ func TestPowerCut(t *testing.T) {
 	if cb := r.sim.CashBox(); cb[2000] != 1 {
 		t.Fatalf("cash box %v: the stacker note is stored on reset", cb)
 	}
+
+	// Power lost while a returned note is still in the acceptor: 41, the
+	// note comes back on reset and is reported returned only once.
+	r = newRig(t)
+	r.rec.decide = cash.Return
+	r.startSim(sim.Config{Delays: sim.Delays{Accept: 5 * time.Millisecond, Stack: 5 * time.Millisecond, Stacked: 5 * time.Millisecond, Reject: 5 * time.Millisecond, Return: time.Hour}})
+	r.startDriver(id003.Config{PollInterval: 50 * time.Millisecond})
+	r.drv.Enable(allCNY)
+	r.waitState(device.Online, "accepting notes")
+	r.sim.Insert(500)
+	waitFor(t, 10*time.Second, "returning", func() bool { return r.rec.count(cash.Returned) == 1 })
+	r.sim.SetFault(sim.FaultPowerCut)
+	waitFor(t, 10*time.Second, "power up event", func() bool { return r.rec.count(cash.PowerUpWithNote) == 1 })
+	time.Sleep(500 * time.Millisecond)
+	evs = r.rec.snapshot()
+	if !slices.Equal(kinds(evs), []cash.Kind{cash.Escrowed, cash.Returned, cash.PowerUpWithNote}) || evs[2].Detail != "acceptor" {
+		t.Fatalf("events %v", evs)
+	}
 }
 
 // TestFaults: stacker open and a jam show in Health and clear again.

@@ -37,7 +37,12 @@ func (s *session) onStatus(f codec.Frame) error {
 	switch st {
 	case codec.StatusPowerUp, codec.StatusPowerUpBillAcceptor, codec.StatusPowerUpBillStacker:
 		s.synced = false
-		r.note = nil // a power cycle ends whatever we tracked; PowerUpWithNote tells the core
+		if st != codec.StatusPowerUpBillAcceptor || (r.note != nil && r.note.credited) {
+			// A power cycle ends whatever we tracked; PowerUpWithNote tells
+			// the core. An uncredited note still in the acceptor is kept, so
+			// its return after the reset carries its value (once).
+			r.note = nil
+		}
 		r.setState(device.Starting, "power up")
 		if st != codec.StatusPowerUp && !r.powerUpSeen {
 			r.powerUpSeen = true

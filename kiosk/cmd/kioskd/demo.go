@@ -44,7 +44,7 @@ func cmdDemo(ctx context.Context, args []string) error {
 	}
 	profPath := filepath.Join(dir, "profile.json")
 	if _, err := os.Stat(profPath); errors.Is(err, os.ErrNotExist) {
-		if err := profile.Write(profPath, DemoProfile()); err != nil {
+		if err := writeDemoProfile(profPath); err != nil {
 			return fmt.Errorf("write demo profile: %w", err)
 		}
 	}
@@ -157,3 +157,5 @@ func DemoProfile() *profile.Profile {
 		"printer": {Driver: "escpos", Path: "sim/dev/printer", Paper: 80},
 	}}
 }
+
+func writeDemoProfile(path string) error { return profile.Write(path, DemoProfile()) }

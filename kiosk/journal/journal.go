@@ -21,14 +21,17 @@ import (
 type Kind string
 
 const (
-	NoteEscrowed        Kind = "note.escrowed"
-	NoteStackOrdered    Kind = "note.stackOrdered"
-	NoteReturnOrdered   Kind = "note.returnOrdered"
-	NoteCredited        Kind = "note.credited"
-	NoteStacked         Kind = "note.stacked"
-	NoteReturned        Kind = "note.returned"
-	NoteRejected        Kind = "note.rejected"
-	NotePowerUp         Kind = "note.powerUp"
+	NoteEscrowed      Kind = "note.escrowed"
+	NoteStackOrdered  Kind = "note.stackOrdered"
+	NoteReturnOrdered Kind = "note.returnOrdered"
+	NoteCredited      Kind = "note.credited"
+	NoteStacked       Kind = "note.stacked"
+	NoteReturned      Kind = "note.returned"
+	NoteRejected      Kind = "note.rejected"
+	NotePowerUp       Kind = "note.powerUp"
+	// NoteRepeat is a device report of a note already credited (its
+	// acknowledgement was lost in a crash); it is not credit.
+	NoteRepeat          Kind = "note.repeat"
 	PaymentSubmitted    Kind = "payment.submitted"
 	PaymentAcknowledged Kind = "payment.acknowledged"
 	PaymentRefused      Kind = "payment.refused"
@@ -37,6 +40,13 @@ const (
 	// SessionOpened marks the start of cash intake for a bill, so recovery
 	// knows what the credit that follows was for.
 	SessionOpened Kind = "session.opened"
+	// SessionRestored marks a session rebuilt from the journal at start.
+	SessionRestored  Kind = "session.restored"
+	VoucherIssued    Kind = "voucher.issued"
+	VoucherPrinted   Kind = "voucher.printed"
+	VoucherForwarded Kind = "voucher.forwarded"
+	VoucherRedeemed  Kind = "voucher.redeemed"
+	VoucherRefunded  Kind = "voucher.refunded"
 )
 
 // Record is one journal entry. Seq, Time, Prev and Hash are filled by Append.

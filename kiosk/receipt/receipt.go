@@ -29,8 +29,18 @@ type Layout struct {
 	Title string // e.g. the county's name for the terminal network
 }
 
+var voucherReasons = map[string]string{
+	"timeout":    "缴费未确认，会话超时",
+	"refused":    "缴费未被平台受理",
+	"recovered":  "终端重启，会话中断",
+	"unattended": "无人值守时入账",
+}
+
 // Job renders r as printer bytes.
 func (l Layout) Job(r terminal.Receipt) ([]byte, error) {
+	if r.Kind == "voucher" {
+		return l.voucher(r)
+	}
 	b := codec.NewBuilder(l.Paper).Init()
 	title := l.Title
 	if title == "" {
@@ -82,6 +92,33 @@ func (l Layout) Job(r terminal.Receipt) ([]byte, error) {
 	if r.Pending {
 		b.Align(codec.AlignLeft).Line("县级平台暂不可达，本笔缴费已记录，平台恢复后自动入账，请勿重复缴费。")
 	}
+	b.Align(codec.AlignCenter).Line("请妥善保管本凭证").Feed(3).Cut()
+	return b.Bytes()
+}
+
+// voucher is the credit voucher: cash the terminal owes the resident.
+func (l Layout) voucher(r terminal.Receipt) ([]byte, error) {
+	b := codec.NewBuilder(l.Paper).Init()
+	b.Align(codec.AlignCenter).Bold(true).Size(2, 2).Line("现金凭证").Size(1, 1).Bold(false)
+	b.Line("CREDIT VOUCHER")
+	b.Align(codec.AlignLeft).Line(strings.Repeat("-", l.Paper.Columns()))
+	b.Bold(true).TwoColumn("金额", Yuan(r.Amount)+" 元").Bold(false)
+	b.TwoColumn("凭证号", r.Reference)
+	b.TwoColumn("校验码", r.VerifyCode)
+	if why := voucherReasons[r.Reason]; why != "" {
+		b.TwoColumn("原因", why)
+	}
+	if r.Account != "" {
+		b.TwoColumn("户号", r.Account)
+	}
+	b.TwoColumn("时间", r.Time.Local().Format("2006-01-02 15:04:05"))
+	b.TwoColumn("终端", r.TerminalID)
+	b.Align(codec.AlignCenter).Feed(1)
+	b.QR(r.VerifyURL, 6, codec.QRLevelM)
+	b.Align(codec.AlignLeft)
+	b.Line("您投入的现金已记录在案。可凭本凭证：")
+	b.Line("1. 在本终端下次缴费时抵用；")
+	b.Line("2. 由网点工作人员现场退还现金。")
 	b.Align(codec.AlignCenter).Line("请妥善保管本凭证").Feed(3).Cut()
 	return b.Bytes()
 }

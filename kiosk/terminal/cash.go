@@ -1,13 +1,22 @@
 package terminal
 
 import (
+	"slices"
+
 	"tongban/drivers/cash"
+	"tongban/drivers/device"
 	"tongban/kiosk/journal"
 )
 
 // onCash is the bill validator's handler. It runs on the driver's
 // goroutine, which waits for it: every event is journaled (fsync) here
 // before the driver acts on the device and before the screen hears of it.
+//
+// After a restart it also reconciles the device's report with the journal:
+// a note the journal ordered stacked but never saw credited is matched
+// against what the device says now (escrow again, vend valid, power up
+// with the note in the stacker or the acceptor); one whose fate the device
+// never tells is credited to the resident once the device settles.
 func (t *Terminal) onCash(ev cash.Event) cash.Decision {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -19,12 +28,16 @@ func (t *Terminal) onCash(ev cash.Event) cash.Decision {
 	rec := journal.Record{Session: sid, Amount: ev.Value, Code: int(ev.Code), Detail: ev.Detail}
 	switch ev.Kind {
 	case cash.Escrowed:
-		take := ss != nil && ss.accepting && ss.screen == ScreenCash && ev.Value > 0
+		resumed := ss != nil && ss.restored && slices.Contains(ss.flight, ev.Value)
+		take := ss != nil && ev.Value > 0 && (resumed || ss.accepting && ss.screen == ScreenCash && t.withinLimitLocked(ss, ev.Value))
 		rec.Kind = journal.NoteEscrowed
 		order := rec
 		order.Kind = journal.NoteReturnOrdered
 		if take {
 			order.Kind = journal.NoteStackOrdered
+		}
+		if resumed {
+			order.Detail = "escrowed again after a restart: the same note"
 		}
 		if _, err := t.cfg.Journal.AppendAll([]journal.Record{rec, order}); err != nil {
 			// Without a journal we cannot prove the credit: hand it back.
@@ -32,39 +45,43 @@ func (t *Terminal) onCash(ev cash.Event) cash.Decision {
 			return cash.Return
 		}
 		if !take {
+			if ss != nil && ss.screen == ScreenCash && ss.accepting && ev.Value > 0 {
+				ss.notice = &Notice{Code: "offlineLimit", Message: "over the offline limit: note returned"}
+				t.publishLocked()
+			}
 			return cash.Return
 		}
-		ss.inFlight++
+		if !resumed {
+			ss.flight = append(ss.flight, ev.Value)
+		}
+		t.ackRepeat = false
 		t.touchLocked()
 		t.publishLocked()
 		return cash.Stack
 
 	case cash.Credited:
+		if ss == nil || !takeValue(&ss.flight, ev.Value) {
+			if t.ackRepeat {
+				// The journal credited this note just before the crash; the
+				// acceptor repeats vend valid because our ACK never left.
+				t.ackRepeat = false
+				rec.Kind, rec.Detail = journal.NoteRepeat, "vend valid repeated after a restart: already credited"
+				t.appendLocked(rec)
+				return cash.Return
+			}
+			t.log.Warn("credit for a note not ordered stacked", "value", ev.Value)
+			rec.Detail = "credit without a stack order"
+		}
 		rec.Kind = journal.NoteCredited
-		if _, err := t.cfg.Journal.Append(rec); err != nil {
-			// The note is already past the point of no return; log loudly,
-			// credit it anyway so the resident is not robbed.
-			t.log.Error("journal: credit not journaled", "err", err, "value", ev.Value)
-		}
-		if ss == nil {
-			t.log.Warn("note credited with no session open", "value", ev.Value)
-			return cash.Return
-		}
-		ss.credit += ev.Value
-		ss.notes[ev.Value]++
-		if ss.inFlight > 0 {
-			ss.inFlight--
-		}
-		t.touchLocked()
-		t.afterNoteLocked()
+		t.creditLocked(ss, rec)
 		return cash.Return
 
 	case cash.Stacked:
 		rec.Kind = journal.NoteStacked
+		t.ackRepeat = false
 	case cash.Returned:
 		rec.Kind = journal.NoteReturned
-		if ss != nil && ss.inFlight > 0 {
-			ss.inFlight--
+		if ss != nil && takeValue(&ss.flight, ev.Value) {
 			t.afterNoteLocked()
 		}
 	case cash.Rejected:
@@ -74,21 +91,89 @@ func (t *Terminal) onCash(ev cash.Event) cash.Decision {
 		}
 	case cash.PowerUpWithNote:
 		rec.Kind = journal.NotePowerUp
+		t.appendLocked(rec)
+		switch {
+		case t.ackRepeat:
+			// The note in the stacker is the one credited before the crash.
+			t.ackRepeat = false
+		case ss != nil && len(ss.flight) > 0 && ev.Detail == "stacker":
+			v := ss.flight[0]
+			ss.flight = ss.flight[1:]
+			t.creditLocked(ss, journal.Record{Kind: journal.NoteCredited, Session: ss.id, Amount: v,
+				Detail: "power up with the note in the stacker"})
+			return cash.Return
+		case ss != nil && len(ss.flight) > 0:
+			// In the acceptor: the device hands it back after its reset.
+			ss.flight = ss.flight[1:]
+			t.afterNoteLocked()
+		}
+		t.publishLocked()
+		return cash.Return
 	default:
 		return cash.Return
 	}
+	t.appendLocked(rec)
+	t.publishLocked()
+	return cash.Return
+}
+
+// creditLocked journals a credit and adds it to the session; with no
+// session open the credit is not lost: it becomes a voucher.
+func (t *Terminal) creditLocked(ss *session, rec journal.Record) {
+	if _, err := t.cfg.Journal.Append(rec); err != nil {
+		// The note is past the point of no return; credit it anyway so the
+		// resident is not robbed, and say so loudly.
+		t.log.Error("journal: credit not journaled", "err", err, "value", rec.Amount)
+	}
+	t.ackRepeat = false
+	if ss == nil {
+		t.log.Warn("note credited with no session open: issuing a voucher", "value", rec.Amount)
+		t.orphanVoucherLocked(rec.Amount)
+		return
+	}
+	ss.credit += rec.Amount
+	ss.notes[rec.Amount]++
+	t.touchLocked()
+	t.afterNoteLocked()
+}
+
+func (t *Terminal) appendLocked(rec journal.Record) {
 	if _, err := t.cfg.Journal.Append(rec); err != nil {
 		t.log.Error("journal", "err", err, "kind", rec.Kind)
 	}
+}
+
+// takeValue removes one note of value v from the list.
+func takeValue(list *[]int64, v int64) bool {
+	if i := slices.Index(*list, v); i >= 0 {
+		*list = slices.Delete(*list, i, i+1)
+		return true
+	}
+	return false
+}
+
+// settleLocked runs when the acceptor reports it is up and idle: any note
+// from before a restart that the device never accounted for has an unknown
+// fate, and the resident gets the benefit of the doubt.
+func (t *Terminal) settleLocked(h device.Health) {
+	ss := t.sess
+	if ss == nil || !ss.restored || len(ss.flight) == 0 || h.State != device.Online {
+		return
+	}
+	for _, v := range ss.flight {
+		t.creditLocked(ss, journal.Record{Kind: journal.NoteCredited, Session: ss.id, Amount: v,
+			Detail: "fate unknown after a restart: credited to the resident"})
+	}
+	ss.flight = nil
+	ss.restored = false
 	t.publishLocked()
-	return cash.Return
 }
 
 // afterNoteLocked proceeds to payment once the last note in flight has
 // landed after the resident confirmed.
 func (t *Terminal) afterNoteLocked() {
 	ss := t.sess
-	if ss != nil && ss.confirm && ss.inFlight == 0 && ss.pay == nil {
+	if ss != nil && ss.confirm && len(ss.flight) == 0 && ss.pay == nil {
 		ss.busy = ""
 		if ss.credit > 0 {
 			t.beginPaymentLocked()

@@ -78,7 +78,7 @@ func (t *Terminal) start(utility string) error {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.sess != nil && (t.sess.credit > 0 || t.sess.inFlight > 0) {
+	if t.sess != nil && (t.sess.credit > 0 || len(t.sess.flight) > 0) {
 		return errf("sequenceError", "a session with inserted cash is open")
 	}
 	t.sess = &session{id: newID(), screen: ScreenAccount, utility: utility, notes: map[int64]int{}}
@@ -154,7 +154,8 @@ func (t *Terminal) startCash() error {
 	if !ss.opened {
 		// Journal what the cash will be for before any note can go in.
 		_, err := t.cfg.Journal.Append(journal.Record{Kind: journal.SessionOpened, Session: ss.id,
-			Data: mustJSON(openedData{Utility: ss.utility, Account: ss.account, BillID: ss.bill.BillID, AmountDue: ss.bill.AmountDue})})
+			Data: mustJSON(openedData{Utility: ss.utility, Account: ss.account, BillID: ss.bill.BillID, AmountDue: ss.bill.AmountDue,
+				Payee: ss.bill.Payee, Period: ss.bill.Period, Holder: ss.bill.Holder})})
 		if err != nil {
 			t.log.Error("journal", "err", err)
 			return errf("internalError", "journal unavailable")
@@ -173,6 +174,9 @@ type openedData struct {
 	Account   string `json:"account"`
 	BillID    string `json:"billId"`
 	AmountDue int64  `json:"amountDue"`
+	Payee     string `json:"payee,omitempty"`
+	Period    string `json:"period,omitempty"`
+	Holder    string `json:"holder,omitempty"` // masked by the platform
 }
 
 func (t *Terminal) acceptedValues() []int64 {
@@ -199,13 +203,13 @@ func (t *Terminal) confirm() error {
 	if ss == nil || ss.screen != ScreenCash {
 		return errf("sequenceError", "nothing to confirm")
 	}
-	if ss.credit <= 0 && ss.inFlight == 0 {
+	if ss.credit <= 0 && len(ss.flight) == 0 {
 		return errf("sequenceError", "no cash inserted yet")
 	}
 	ss.confirm, ss.accepting = true, false
 	t.cfg.Cash.Enable(nil)
 	t.touchLocked()
-	if ss.inFlight == 0 {
+	if len(ss.flight) == 0 {
 		return t.beginPaymentLocked()
 	}
 	ss.busy = "counting" // a note is still on its way in; pay once it lands
@@ -220,7 +224,7 @@ func (t *Terminal) cancel() error {
 	if ss == nil {
 		return nil
 	}
-	if ss.credit > 0 || ss.inFlight > 0 {
+	if ss.credit > 0 || len(ss.flight) > 0 {
 		return errf("sequenceError", "cash has been inserted: confirm to pay it to the account")
 	}
 	if ss.screen == ScreenPaying {
@@ -237,7 +241,7 @@ func (t *Terminal) finish() error {
 	if ss == nil {
 		return nil
 	}
-	if ss.screen != ScreenDone {
+	if ss.screen != ScreenDone && ss.screen != ScreenVoucher {
 		return errf("sequenceError", "the session is not finished")
 	}
 	t.endLocked()
@@ -274,10 +278,42 @@ func (t *Terminal) idleExpired(ss *session) {
 		return
 	}
 	switch {
-	case ss.credit > 0 || ss.inFlight > 0 || ss.screen == ScreenPaying:
-		// Money is in: never walk away from it. Keep the session open.
+	case len(ss.flight) > 0 || ss.screen == ScreenPaying:
+		// A note is on its way in, or the payment is being made: wait.
+		t.touchLocked()
+		return
+	case ss.credit > 0:
+		// The resident walked away with cash inside: it becomes a voucher,
+		// printed for them (and refundable by staff), never kept.
+		t.log.Info("session idle with credit: issuing a voucher", "session", ss.id, "credit", ss.credit)
+		t.issueVoucherLocked(ss.id, ss.credit, "timeout", ss)
+		t.touchLocked()
 		return
 	}
 	t.log.Info("session idle: back to home", "session", ss.id)
 	t.endLocked()
+}
+
+// withinLimitLocked says whether a note of value may be taken now. While
+// the platform is unreachable, cash is capped per payment and in total so
+// a long outage cannot pile up unconfirmed money.
+func (t *Terminal) withinLimitLocked(ss *session, value int64) bool {
+	if t.online {
+		return true
+	}
+	var inFlight int64
+	for _, v := range ss.flight {
+		inFlight += v
+	}
+	after := ss.credit + inFlight + value
+	return after <= t.cfg.OfflinePerPayment && after <= t.offlineRemainingLocked()
+}
+
+// offlineRemainingLocked is what is left of the total offline limit.
+func (t *Terminal) offlineRemainingLocked() int64 {
+	var pending int64
+	for _, pp := range t.pending {
+		pending += pp.Request.Amount
+	}
+	return max(0, t.cfg.OfflineTotal-pending)
 }

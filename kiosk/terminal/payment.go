@@ -2,7 +2,6 @@ package terminal
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"sort"
@@ -14,6 +13,8 @@ import (
 
 // Receipt is what a printed receipt says.
 type Receipt struct {
+	Kind       string // "payment" (default) or "voucher"
+	Reason     string // why a voucher was issued
 	TerminalID string
 	Time       time.Time
 	Utility    string
@@ -107,9 +108,9 @@ func (t *Terminal) submit(ss *session, pp pendingPayment) {
 		t.log.Error("payment refused", "key", pp.Key, "err", err)
 	}
 	if pv.Status == "refused" {
+		// A final refusal: the cash comes back to the resident as a voucher.
 		pv.Receipt = "none"
-		ss.screen = ScreenDone
-		t.publishLocked()
+		t.issueVoucherLocked(ss.id, pp.Request.Amount, "refused", ss)
 		t.mu.Unlock()
 		return
 	}
@@ -244,6 +245,14 @@ func (t *Terminal) forward(ctx context.Context) {
 				}
 				t.publishLocked()
 			}
+			if err != nil && !uplink.IsRetryable(err) {
+				sess := ""
+				var target *session
+				if ss := t.sess; ss != nil && ss.pay != nil && ss.pay.key == pp.Key {
+					sess, target = ss.id, ss
+				}
+				t.issueVoucherLocked(sess, pp.Request.Amount, "refused", target)
+			}
 			t.mu.Unlock()
 		}
 		t.mu.Lock()
@@ -260,35 +269,6 @@ func (t *Terminal) forward(ctx context.Context) {
 			timer.Reset(time.Second)
 		}
 	}
-}
-
-// recover rebuilds the pending payments from the journal.
-func (t *Terminal) recover() error {
-	err := t.cfg.Journal.Scan(1, func(r journal.Record) error {
-		switch r.Kind {
-		case journal.PaymentSubmitted:
-			var pp pendingPayment
-			if err := json.Unmarshal(r.Data, &pp); err != nil {
-				t.log.Error("journal: unreadable payment", "seq", r.Seq, "err", err)
-				return nil
-			}
-			t.pending[pp.Key] = pp
-		case journal.PaymentAcknowledged, journal.PaymentRefused:
-			delete(t.pending, r.Key)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if len(t.pending) > 0 {
-		t.log.Info("recovered payments to forward", "count", len(t.pending))
-		select {
-		case t.wake <- struct{}{}:
-		default:
-		}
-	}
-	return nil
 }
 
 func jitter(d time.Duration) time.Duration {

@@ -18,6 +18,7 @@ const (
 	ScreenCash    Screen = "cash"    // inserting notes
 	ScreenPaying  Screen = "paying"  // confirmed: forwarding and printing
 	ScreenDone    Screen = "done"
+	ScreenVoucher Screen = "voucher" // cash that could not be paid, given back as a voucher
 )
 
 // session is one resident's visit. It holds what the resident typed and the
@@ -30,13 +31,15 @@ type session struct {
 	bill      *uplink.Bill
 	credit    int64
 	notes     map[int64]int // credited notes by value (fen)
-	inFlight  int           // escrowed and ordered to stack, fate not yet known
+	flight    []int64       // values of notes ordered to stack whose fate is not yet known
+	restored  bool          // rebuilt from the journal after a restart
 	accepting bool
 	confirm   bool // the resident confirmed; pay once inFlight is 0
 	opened    bool // session.opened is journaled
 	busy      string
 	notice    *Notice
 	pay       *paymentView
+	voucher   *VoucherView
 	touched   time.Time
 }
 
@@ -57,6 +60,8 @@ type Snapshot struct {
 	Bill     *BillView             `json:"bill,omitempty"`
 	Cash     *CashView             `json:"cash,omitempty"`
 	Payment  *paymentView          `json:"payment,omitempty"`
+	Voucher  *VoucherView          `json:"voucher,omitempty"`
+	Offline  *OfflineView          `json:"offline,omitempty"`
 	Busy     string                `json:"busy,omitempty"`
 	Notice   *Notice               `json:"notice,omitempty"`
 	Services Services              `json:"services"`
@@ -118,6 +123,13 @@ type DeviceView struct {
 	Detail string       `json:"detail,omitempty"`
 }
 
+// OfflineView tells the screen what cash may still be taken while the
+// platform is unreachable.
+type OfflineView struct {
+	PerPayment int64 `json:"perPayment"`
+	Remaining  int64 `json:"remaining"` // of the total offline limit
+}
+
 // DemoView appears only in demo mode.
 type DemoView struct {
 	SimControl string `json:"simControl"`
@@ -151,8 +163,8 @@ func (t *Terminal) snapshotLocked() Snapshot {
 		s.Bill = &BillView{Payee: b.Payee, Holder: b.Holder, Period: b.Period, AmountDue: b.AmountDue,
 			Arrears: b.Arrears, Prepaid: b.Prepaid, Paid: b.PaidAt != nil}
 	}
-	if ss.screen == ScreenCash || ss.credit > 0 || ss.inFlight > 0 {
-		cv := &CashView{Credit: ss.credit, Accepting: ss.accepting, InFlight: ss.inFlight > 0, Notes: []NoteCount{}, Accepted: []int64{}}
+	if ss.screen == ScreenCash || ss.credit > 0 || len(ss.flight) > 0 {
+		cv := &CashView{Credit: ss.credit, Accepting: ss.accepting, InFlight: len(ss.flight) > 0, Notes: []NoteCount{}, Accepted: []int64{}}
 		for v, n := range ss.notes {
 			cv.Notes = append(cv.Notes, NoteCount{Value: v, Count: n})
 		}
@@ -165,6 +177,13 @@ func (t *Terminal) snapshotLocked() Snapshot {
 	if ss.pay != nil {
 		p := *ss.pay
 		s.Payment = &p
+	}
+	if ss.voucher != nil {
+		v := *ss.voucher
+		s.Voucher = &v
+	}
+	if !t.online {
+		s.Offline = &OfflineView{PerPayment: t.cfg.OfflinePerPayment, Remaining: t.offlineRemainingLocked()}
 	}
 	return s
 }

@@ -32,6 +32,7 @@ type Printer interface {
 type Platform interface {
 	Bill(ctx context.Context, utility uplink.Utility, account string) (uplink.Bill, error)
 	Pay(ctx context.Context, key string, req uplink.PaymentRequest) (uplink.Payment, error)
+	Health(ctx context.Context) error
 }
 
 // ReceiptFunc turns a finished payment into a printer job.
@@ -59,7 +60,12 @@ type Config struct {
 	// DemoSimControl is the simulator's control URL, shown on the screen
 	// only in demo mode so a person can insert simulated notes.
 	DemoSimControl string
-	Now            func() time.Time
+	// OfflinePerPayment and OfflineTotal cap the cash taken while the
+	// platform is unreachable (fen): per payment, and all unconfirmed
+	// payments together. Zero means 200 and 1000 yuan.
+	OfflinePerPayment int64
+	OfflineTotal      int64
+	Now               func() time.Time
 }
 
 // Terminal is the core. Create it with New and start it with Run.
@@ -79,6 +85,11 @@ type Terminal struct {
 	wake     chan struct{} // nudges the forwarder
 	runCtx   context.Context
 	lastSnap Snapshot
+	// ackRepeat: the last note event journaled was a credit, whose ACK may
+	// not have reached the acceptor before a crash.
+	ackRepeat bool
+	vouchers  map[string]*Voucher
+	unsent    map[string]bool // vouchers the platform has not acknowledged
 }
 
 // New builds a Terminal and recovers state from the journal.
@@ -98,15 +109,23 @@ func New(cfg Config) (*Terminal, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.OfflinePerPayment == 0 {
+		cfg.OfflinePerPayment = 20000
+	}
+	if cfg.OfflineTotal == 0 {
+		cfg.OfflineTotal = 100000
+	}
 	t := &Terminal{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		devices: map[string]device.Health{},
-		online:  true,
-		pending: map[string]pendingPayment{},
-		subs:    map[int]chan Snapshot{},
-		wake:    make(chan struct{}, 1),
-		runCtx:  context.Background(),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		devices:  map[string]device.Health{},
+		online:   true,
+		pending:  map[string]pendingPayment{},
+		subs:     map[int]chan Snapshot{},
+		wake:     make(chan struct{}, 1),
+		vouchers: map[string]*Voucher{},
+		unsent:   map[string]bool{},
+		runCtx:   context.Background(),
 	}
 	if err := t.recover(); err != nil {
 		return nil, err
@@ -147,10 +166,14 @@ func (t *Terminal) Run(ctx context.Context) error {
 			}()
 		}
 	}
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		t.forward(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		t.watchPlatform(ctx)
 	}()
 	<-ctx.Done()
 	wg.Wait()
@@ -161,6 +184,9 @@ func (t *Terminal) deviceChanged(role string, h device.Health) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.devices[role] = h
+	if role == "billValidator" {
+		t.settleLocked(h)
+	}
 	t.publishLocked()
 }
 
@@ -223,4 +249,40 @@ func mustJSON(v any) json.RawMessage {
 		panic(fmt.Sprintf("terminal: marshal %T: %v", v, err)) // only our own types reach here
 	}
 	return b
+}
+
+// watchPlatform checks the platform now and then, so the screen says
+// plainly when it is unreachable (and the offline limits apply) before a
+// resident finds out by trying.
+func (t *Terminal) watchPlatform(ctx context.Context) {
+	for {
+		t.mu.Lock()
+		every := 15 * time.Second
+		if !t.online {
+			every = 3 * time.Second
+		}
+		t.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		err := t.cfg.Platform.Health(cctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		t.mu.Lock()
+		was := t.online
+		t.online = err == nil
+		if was != t.online {
+			t.log.Info("platform reachability changed", "online", t.online, "err", err)
+			t.publishLocked()
+			if t.online {
+				t.nudge()
+			}
+		}
+		t.mu.Unlock()
+	}
 }

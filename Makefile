@@ -7,7 +7,9 @@ VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 5s
 # package:target pairs run by `make fuzz`
-FUZZ     := ./drivers/id003/codec:FuzzDecoder ./drivers/escpos/codec:FuzzParser
+FUZZ     := ./drivers/id003/codec:FuzzDecoder ./drivers/escpos/codec:FuzzParser \
+	./drivers/idcard/codec:FuzzDecoder ./drivers/idcard/codec:FuzzDecodeText \
+	./drivers/ssp/codec:FuzzDecoder ./drivers/ssp/codec:FuzzOpen ./drivers/ssp/codec:FuzzParse
 export CGO_ENABLED = 0
 
 .PHONY: all build run test test-deps vet fuzz bench cross crashtest clean
@@ -20,9 +22,10 @@ build:
 run: build
 	./$(BIN) demo -data $(DATA)
 
-test: test-deps vet
+test: test-deps vet build
 	$(GO) test -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory fuzz
+	$(GO) run ./kiosk/cmd/crashtest -kills 20 -kioskd $(BIN)
 
 test-deps:
 	@sh .ci/install-deps
@@ -49,6 +52,10 @@ cross:
 		GOOS=linux GOARCH=$$arch GOARM=$$arm $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $$out ./kiosk/cmd/kioskd || exit 1; \
 		printf '%-24s %6d KiB  %s\n' $$out $$(( $$(stat -c %s $$out) / 1024 )) "$$(file -b $$out 2>/dev/null | cut -d, -f1-2)"; \
 	done
+
+# The money guarantee under SIGKILL and power cuts: at least 300 kills.
+crashtest: build
+	$(GO) run ./kiosk/cmd/crashtest -kills $(or $(KILLS),300) -kioskd $(BIN)
 
 clean:
 	rm -rf bin $(DATA)

@@ -8,8 +8,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strings"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -26,6 +24,13 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("POST /v1/payments", s.handlePay)
 	api.HandleFunc("GET /v1/payments", s.handlePaymentByKey)
 	api.HandleFunc("GET /v1/payments/{paymentId}", s.handlePaymentByID)
+	api.HandleFunc("POST /v1/vouchers", s.handleIssueVoucher)
+	api.HandleFunc("GET /v1/vouchers/{voucherId}", s.handleGetVoucher)
+	api.HandleFunc("POST /v1/vouchers/{voucherId}/refund", s.handleRefundVoucher)
+	api.HandleFunc("POST /v1/orders", s.handleCreateOrder)
+	api.HandleFunc("GET /v1/orders/{orderId}", s.handleGetOrder)
+	api.HandleFunc("POST /v1/orders/{orderId}/reverse", s.handleEndOrder(opOrderReverse))
+	api.HandleFunc("POST /v1/orders/{orderId}/close", s.handleEndOrder(opOrderClose))
 	api.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, uplink.CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -46,7 +51,12 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /ref/accounts", s.handleRefAccounts)
 	mux.HandleFunc("GET /ref/faults", s.handleGetFaults)
 	mux.HandleFunc("POST /ref/faults", s.handleSetFaults)
+	mux.HandleFunc("GET /ref/vouchers", s.handleRefVouchers)
+	mux.HandleFunc("GET /ref/orders", s.handleRefOrders)
+	mux.HandleFunc("POST /ref/orders/{orderId}/pay", s.handleRefPayOrder)
 	mux.HandleFunc("GET /verify/{paymentId}", s.handleVerify)
+	mux.HandleFunc("GET /pay/{orderId}", s.handlePayPage)
+	mux.HandleFunc("POST /pay/{orderId}", s.handlePayPagePost)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, uplink.CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -72,6 +82,10 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, uplink.ErrorBody{Error: uplink.ErrorDetail{Code: code, Message: msg, Retryable: retry}})
 }
 
+// codeOrderNotPending answers POST /ref/orders/{orderId}/pay for an order
+// that already ended unpaid; the terminal contract never sees it.
+const codeOrderNotPending = "order_not_pending"
+
 // storeError maps a store failure to a reply.
 func (s *Server) storeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
@@ -83,6 +97,27 @@ func (s *Server) storeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusConflict, uplink.CodeBillMismatch, err.Error())
 	case errors.Is(err, errKeyReused):
 		writeError(w, http.StatusUnprocessableEntity, uplink.CodeIdempotencyReused, err.Error())
+	case errors.Is(err, errVoucherNotFound):
+		writeError(w, http.StatusNotFound, uplink.CodeVoucherNotFound, "unknown voucher")
+	case errors.Is(err, errVoucherUnavailable):
+		writeError(w, http.StatusConflict, uplink.CodeVoucherUnavailable, err.Error())
+	case errors.Is(err, errVoucherMismatch):
+		writeError(w, http.StatusUnprocessableEntity, uplink.CodeVoucherMismatch, err.Error())
+	case errors.Is(err, errVoucherConflict):
+		writeError(w, http.StatusConflict, uplink.CodeVoucherConflict, err.Error())
+	case errors.Is(err, errOrderNotFound):
+		writeError(w, http.StatusNotFound, uplink.CodeOrderNotFound, "unknown order")
+	case errors.Is(err, errOrderConflict):
+		writeError(w, http.StatusConflict, uplink.CodeOrderConflict, err.Error())
+	case errors.Is(err, errOrderPaid):
+		writeError(w, http.StatusConflict, uplink.CodeOrderPaid, err.Error())
+	case errors.Is(err, errOrderNotPending):
+		writeError(w, http.StatusConflict, codeOrderNotPending, err.Error())
+	case errors.Is(err, errTooSoon):
+		if e, ok := errors.AsType[*tooSoonError](err); ok {
+			w.Header().Set("Retry-After", retryAfter(e.wait))
+		}
+		writeError(w, http.StatusConflict, uplink.CodeTooSoon, err.Error())
 	case errors.Is(err, bolt.ErrDatabaseNotOpen):
 		writeError(w, http.StatusServiceUnavailable, uplink.CodeUnavailable, "platform is shutting down")
 	default:
@@ -154,16 +189,11 @@ func (s *Server) handlePay(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, uplink.CodeBadRequest, "terminalId differs from X-Terminal-Id")
 		return
 	}
-	now := s.now().UTC().Truncate(time.Millisecond)
-	base := s.baseURL(r)
-	rec, replayed, err := s.store.pay(key, req, paymentDraft{
-		now: now,
-		verifyURL: func(id, code string) string {
-			return strings.TrimRight(base, "/") + "/verify/" + id + "?c=" + code
-		},
-	})
+	e := s.env(r)
+	rec, replayed, err := s.store.pay(key, req, e.draft(e.now))
 	if err != nil {
-		if errors.Is(err, errKeyReused) || errors.Is(err, errBillMismatch) {
+		if errors.Is(err, errKeyReused) || errors.Is(err, errBillMismatch) ||
+			errors.Is(err, errVoucherUnavailable) || errors.Is(err, errVoucherMismatch) {
 			s.log.Warn("refplatform: payment refused", "key", key, "account", maskAccount(req.Account), "err", err)
 		}
 		s.storeError(w, r, err)
@@ -178,7 +208,7 @@ func (s *Server) handlePay(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("refplatform: payment committed", "paymentId", p.PaymentID, "key", key,
 		"terminal", p.TerminalID, "utility", p.Utility, "account", maskAccount(p.Account),
-		"amount", p.Amount, "applied", p.AppliedToBill, "prepaid", p.PrepaidCredit)
+		"amount", p.Amount, "applied", p.AppliedToBill, "prepaid", p.PrepaidCredit, "vouchers", len(req.Vouchers))
 	writeJSON(w, http.StatusCreated, p)
 }
 

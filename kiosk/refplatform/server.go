@@ -1,9 +1,10 @@
 // Package refplatform is the reference county platform: it implements
 // uplink API v1 (kiosk/uplink/openapi.yaml) over a bbolt store, with demo
-// accounts, operator endpoints under /ref/, a human verification page under
-// /verify/ and fault injection (latency, 5xx, timeouts, drop after commit,
-// duplicate delivery). It serves the demo and the tests; it is not the real
-// platform.
+// accounts, credit vouchers, mobile orders for which it plays the acquirer
+// (a simulated wallet, and a pay page under /pay/ for dynamic QR codes),
+// operator endpoints under /ref/, a human verification page under /verify/
+// and fault injection (latency, 5xx, timeouts, drop after commit, duplicate
+// delivery). It serves the demo and the tests; it is not the real platform.
 package refplatform
 
 import (
@@ -43,6 +44,13 @@ type Options struct {
 	// TimeoutHold caps how long an injected timeout holds a request when
 	// the client does not give up first. 0 means 2 minutes.
 	TimeoutHold time.Duration
+	// PaymentCodeDelay is how long the simulated wallet takes to answer a
+	// paymentCode order (pay or decline). 0 means 2 s; negative means at
+	// once (the creating reply already shows the outcome).
+	PaymentCodeDelay time.Duration
+	// OrderExpiry closes an order still pending this long after its
+	// creation (reason "expired"). 0 means 5 minutes.
+	OrderExpiry time.Duration
 }
 
 // Server is the reference platform.
@@ -51,6 +59,8 @@ type Server struct {
 	log         *slog.Logger
 	now         func() time.Time
 	timeoutHold time.Duration
+	codeDelay   time.Duration // Options.PaymentCodeDelay as given (0: default)
+	orderExpiry time.Duration
 	handler     http.Handler
 	fixedURL    bool // Options.PublicURL was given; otherwise the listen address decides
 
@@ -84,6 +94,8 @@ func New(opts Options) (*Server, error) {
 		log:         opts.Logger,
 		now:         opts.Now,
 		timeoutHold: opts.TimeoutHold,
+		codeDelay:   opts.PaymentCodeDelay,
+		orderExpiry: opts.OrderExpiry,
 		faults:      opts.Faults,
 		publicURL:   opts.PublicURL,
 		fixedURL:    opts.PublicURL != "",
@@ -97,6 +109,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.timeoutHold <= 0 {
 		s.timeoutHold = 2 * time.Minute
+	}
+	if s.orderExpiry <= 0 {
+		s.orderExpiry = 5 * time.Minute
 	}
 	src := opts.Rand
 	if src == nil {
@@ -115,7 +130,7 @@ func New(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Handler serves API v1, /ref/ and /verify/.
+// Handler serves API v1, /ref/, /verify/ and /pay/.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Close ends held requests and closes the store. Safe to call twice.

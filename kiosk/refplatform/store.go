@@ -17,14 +17,19 @@ import (
 	"tongban/kiosk/uplink"
 )
 
-// Buckets. A payment touches payments, paymentSeq, idem and accounts in one
-// Update, so after a crash either all four show it or none does.
+// Buckets. A payment touches payments, paymentSeq, idem and accounts (and
+// vouchers, when it redeems some) in one Update, so after a crash either all
+// show it or none does. Every voucher and order change writes its record and
+// its ops dedupe record in one Update as well.
 var (
 	bucketMeta       = []byte("meta")
 	bucketAccounts   = []byte("accounts")   // "utility/account" -> account JSON
 	bucketPayments   = []byte("payments")   // paymentId -> paymentRecord JSON
 	bucketPaymentSeq = []byte("paymentSeq") // 8-byte big-endian seq -> paymentId (commit order)
-	bucketIdem       = []byte("idem")       // idempotency key -> paymentId (the dedupe record)
+	bucketIdem       = []byte("idem")       // idempotency key -> paymentId (the dedupe record of payments)
+	bucketOps        = []byte("ops")        // idempotency key -> opRecord JSON (dedupe of voucher and order calls)
+	bucketVouchers   = []byte("vouchers")   // voucherId -> voucherRecord JSON
+	bucketOrders     = []byte("orders")     // orderId -> orderRecord JSON
 	keySeeded        = []byte("seeded")
 )
 
@@ -71,18 +76,37 @@ func (a account) bill() uplink.Bill {
 }
 
 // apply books amount onto the account: the bill's amountDue first (oldest,
-// i.e. arrears, first), the rest to prepaid. It returns the split.
-func (a *account) apply(amount int64, now time.Time) (applied, credit int64) {
+// i.e. arrears, first), the rest to prepaid. It returns the split and how
+// much of applied paid arrears.
+func (a *account) apply(amount int64, now time.Time) (applied, credit, arrearsPaid int64) {
 	applied = min(amount, a.AmountDue)
 	credit = amount - applied
-	a.Arrears = max(0, a.Arrears-applied)
+	arrearsPaid = min(applied, a.Arrears)
+	a.Arrears -= arrearsPaid
 	a.AmountDue -= applied
 	a.Prepaid += credit
 	if applied > 0 && a.AmountDue == 0 {
 		t := now
 		a.PaidAt = &t
 	}
-	return applied, credit
+	return applied, credit, arrearsPaid
+}
+
+// unapply takes a refunded payment back off the account: exactly what
+// apply booked returns to amountDue, arrears and prepaid.
+func (a *account) unapply(applied, credit, arrearsPaid int64) error {
+	if a.Prepaid < credit {
+		// Nothing in the reference platform spends prepaid credit, so this
+		// means a corrupt store; refuse rather than go negative.
+		return fmt.Errorf("unapply: prepaid %d below the credit %d to take back", a.Prepaid, credit)
+	}
+	a.Prepaid -= credit
+	a.AmountDue += applied
+	a.Arrears += arrearsPaid
+	if applied > 0 {
+		a.PaidAt = nil // amountDue is above 0 again
+	}
+	return nil
 }
 
 // ReceivedPayment is a committed payment with the request that created it,
@@ -91,17 +115,29 @@ type ReceivedPayment struct {
 	Seq     uint64                `json:"seq"`
 	Payment uplink.Payment        `json:"payment"`
 	Request uplink.PaymentRequest `json:"request"`
+	// OrderID is set for a payment booked by a paid mobile order; its
+	// request is then made up by the platform (method mobile).
+	OrderID string `json:"orderId,omitempty"`
+	// RefundedAt is set when the order that booked it was reversed: the
+	// payment was refunded and taken back off the account.
+	RefundedAt *time.Time `json:"refundedAt,omitempty"`
 }
 
 type paymentRecord struct {
 	ReceivedPayment
 	RequestHash string `json:"requestHash"` // of the canonical request, for replay comparison
 	Payee       string `json:"payee"`
+	ArrearsPaid int64  `json:"arrearsPaid,omitempty"` // part of AppliedToBill that paid arrears, for a refund
 }
 
 // requestHash identifies a request by meaning (see PaymentRequest.Canonical).
 func requestHash(req uplink.PaymentRequest) (string, error) {
-	b, err := json.Marshal(req.Canonical())
+	return hashJSON(req.Canonical())
+}
+
+// hashJSON is the SHA-256 of v's JSON form, hex.
+func hashJSON(v any) (string, error) {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return "", fmt.Errorf("hash request: %w", err)
 	}
@@ -120,7 +156,7 @@ func openStore(path string) (*store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketAccounts, bucketPayments, bucketPaymentSeq, bucketIdem} {
+		for _, b := range [][]byte{bucketMeta, bucketAccounts, bucketPayments, bucketPaymentSeq, bucketIdem, bucketOps, bucketVouchers, bucketOrders} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("create bucket %s: %w", b, err)
 			}
@@ -272,8 +308,9 @@ type paymentDraft struct {
 }
 
 // pay commits a payment exactly once per key. It returns the record and
-// whether it is a replay. The dedupe record, the payment, its sequence entry
-// and the account update are written in one fsync'd bbolt transaction.
+// whether it is a replay. The dedupe record, the payment, its sequence
+// entry, the account update and the redemption of its vouchers are written
+// in one fsync'd bbolt transaction.
 func (s *store) pay(key string, req uplink.PaymentRequest, d paymentDraft) (paymentRecord, bool, error) {
 	hash, err := requestHash(req)
 	if err != nil {
@@ -306,78 +343,172 @@ func (s *store) pay(key string, req uplink.PaymentRequest, d paymentDraft) (paym
 			rec, replayed = prev, true
 			return nil
 		}
-		a, err := getAccount(tx, req.Utility, req.Account)
+		if tx.Bucket(bucketOps).Get([]byte(key)) != nil {
+			return errKeyReused // the key already named a voucher or order call
+		}
+		var err error
+		rec, err = bookPayment(tx, key, req, hash, d, "")
 		if err != nil {
 			return err
 		}
-		if a.BillID != req.BillID {
-			return errBillMismatch
-		}
-		pb := tx.Bucket(bucketPayments)
-		var id string
-		for {
-			id = newPaymentID(d.now)
-			if pb.Get([]byte(id)) == nil {
-				break
-			}
-		}
-		code := newVerifyCode()
-		applied, credit := a.apply(req.Amount, d.now)
-		seq, err := tx.Bucket(bucketPaymentSeq).NextSequence()
-		if err != nil {
-			return fmt.Errorf("next payment seq: %w", err)
-		}
-		rec = paymentRecord{
-			ReceivedPayment: ReceivedPayment{
-				Seq: seq,
-				Payment: uplink.Payment{
-					PaymentID:      id,
-					IdempotencyKey: key,
-					TerminalID:     req.TerminalID,
-					Utility:        req.Utility,
-					Account:        req.Account,
-					BillID:         req.BillID,
-					Amount:         req.Amount,
-					AppliedToBill:  applied,
-					PrepaidCredit:  credit,
-					AcceptedAt:     d.now,
-					VerifyURL:      d.verifyURL(id, code),
-					VerifyCode:     code,
-				},
-				Request: req,
-			},
-			RequestHash: hash,
-			Payee:       a.Payee,
-		}
-		pv, err := json.Marshal(rec)
-		if err != nil {
-			return fmt.Errorf("encode payment: %w", err)
-		}
-		av, err := json.Marshal(a)
-		if err != nil {
-			return fmt.Errorf("encode account: %w", err)
-		}
-		var seqKey [8]byte
-		binary.BigEndian.PutUint64(seqKey[:], seq)
-		for _, put := range []struct {
-			b    []byte
-			k, v []byte
-		}{
-			{bucketPayments, []byte(id), pv},
-			{bucketPaymentSeq, seqKey[:], []byte(id)},
-			{bucketIdem, []byte(key), []byte(id)},
-			{bucketAccounts, accountKey(a.Utility, a.Account), av},
-		} {
-			if err := tx.Bucket(put.b).Put(put.k, put.v); err != nil {
-				return fmt.Errorf("put %s: %w", put.b, err)
-			}
-		}
-		return nil
+		return redeemVouchers(tx, req, rec.Payment.PaymentID, d.now)
 	})
 	if err != nil {
 		return paymentRecord{}, false, err
 	}
 	return rec, replayed, nil
+}
+
+// bookPayment writes a new payment inside tx: the payment, its sequence
+// entry, its dedupe record under key and the account update. orderID is set
+// when a paid mobile order books it.
+func bookPayment(tx *bolt.Tx, key string, req uplink.PaymentRequest, hash string, d paymentDraft, orderID string) (paymentRecord, error) {
+	a, err := getAccount(tx, req.Utility, req.Account)
+	if err != nil {
+		return paymentRecord{}, err
+	}
+	if a.BillID != req.BillID {
+		return paymentRecord{}, errBillMismatch
+	}
+	pb := tx.Bucket(bucketPayments)
+	var id string
+	for {
+		id = newPaymentID(d.now)
+		if pb.Get([]byte(id)) == nil {
+			break
+		}
+	}
+	code := newVerifyCode()
+	applied, credit, arrearsPaid := a.apply(req.Amount, d.now)
+	seq, err := tx.Bucket(bucketPaymentSeq).NextSequence()
+	if err != nil {
+		return paymentRecord{}, fmt.Errorf("next payment seq: %w", err)
+	}
+	rec := paymentRecord{
+		ReceivedPayment: ReceivedPayment{
+			Seq: seq,
+			Payment: uplink.Payment{
+				PaymentID:      id,
+				IdempotencyKey: key,
+				TerminalID:     req.TerminalID,
+				Utility:        req.Utility,
+				Account:        req.Account,
+				BillID:         req.BillID,
+				Amount:         req.Amount,
+				AppliedToBill:  applied,
+				PrepaidCredit:  credit,
+				AcceptedAt:     d.now,
+				VerifyURL:      d.verifyURL(id, code),
+				VerifyCode:     code,
+			},
+			Request: req,
+			OrderID: orderID,
+		},
+		RequestHash: hash,
+		Payee:       a.Payee,
+		ArrearsPaid: arrearsPaid,
+	}
+	var seqKey [8]byte
+	binary.BigEndian.PutUint64(seqKey[:], seq)
+	if err := putJSON(tx, bucketPayments, []byte(id), rec); err != nil {
+		return paymentRecord{}, err
+	}
+	if err := putJSON(tx, bucketAccounts, accountKey(a.Utility, a.Account), a); err != nil {
+		return paymentRecord{}, err
+	}
+	for _, put := range []struct {
+		b    []byte
+		k, v []byte
+	}{
+		{bucketPaymentSeq, seqKey[:], []byte(id)},
+		{bucketIdem, []byte(key), []byte(id)},
+	} {
+		if err := tx.Bucket(put.b).Put(put.k, put.v); err != nil {
+			return paymentRecord{}, fmt.Errorf("put %s: %w", put.b, err)
+		}
+	}
+	return rec, nil
+}
+
+// refundPayment takes a payment back inside tx: the account loses exactly
+// what the payment booked, and the payment is marked refunded.
+func refundPayment(tx *bolt.Tx, id string, now time.Time) error {
+	rec, err := getPayment(tx, []byte(id))
+	if err != nil {
+		return err
+	}
+	if rec.RefundedAt != nil {
+		return nil
+	}
+	p := rec.Payment
+	a, err := getAccount(tx, p.Utility, p.Account)
+	if err != nil {
+		return err
+	}
+	if err := a.unapply(p.AppliedToBill, p.PrepaidCredit, rec.ArrearsPaid); err != nil {
+		return fmt.Errorf("refund payment %s: %w", id, err)
+	}
+	t := now
+	rec.RefundedAt = &t
+	if err := putJSON(tx, bucketPayments, []byte(id), rec); err != nil {
+		return err
+	}
+	return putJSON(tx, bucketAccounts, accountKey(a.Utility, a.Account), a)
+}
+
+// putJSON encodes v and puts it under k in bucket b.
+func putJSON(tx *bolt.Tx, b, k []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s %s: %w", b, k, err)
+	}
+	if err := tx.Bucket(b).Put(k, data); err != nil {
+		return fmt.Errorf("put %s %s: %w", b, k, err)
+	}
+	return nil
+}
+
+// getJSON decodes the value under k in bucket b into v; found is false
+// when there is none.
+func getJSON(tx *bolt.Tx, b, k []byte, v any) (bool, error) {
+	data := tx.Bucket(b).Get(k)
+	if data == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return true, fmt.Errorf("decode %s %s: %w", b, k, err)
+	}
+	return true, nil
+}
+
+// opRecord is the dedupe record of a voucher or order call: which call the
+// key committed (op and target) and the hash of its request.
+type opRecord struct {
+	Op     string `json:"op"`
+	Target string `json:"target"`
+	Hash   string `json:"hash"`
+}
+
+// lookupOp tells whether key already committed this very call (op, target,
+// hash). A key committed for a payment or for any other call is reused:
+// errKeyReused.
+func lookupOp(tx *bolt.Tx, key, op, target, hash string) (bool, error) {
+	if tx.Bucket(bucketIdem).Get([]byte(key)) != nil {
+		return false, errKeyReused
+	}
+	var rec opRecord
+	found, err := getJSON(tx, bucketOps, []byte(key), &rec)
+	if err != nil || !found {
+		return false, err
+	}
+	if rec.Op != op || rec.Target != target || rec.Hash != hash {
+		return false, errKeyReused
+	}
+	return true, nil
+}
+
+func putOp(tx *bolt.Tx, key, op, target, hash string) error {
+	return putJSON(tx, bucketOps, []byte(key), opRecord{Op: op, Target: target, Hash: hash})
 }
 
 // Crockford base32 without I, L, O, U: readable on a receipt, no 0/O or 1/I

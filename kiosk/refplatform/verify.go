@@ -46,7 +46,7 @@ footer{margin-top:18px;color:#7a848d;font-size:14px}
 <div class="banner info" id="code-status">请将收据上的核验码与下方信息一并核对。</div>
 {{- end}}
 <table>
-<tr><th>状态</th><td>县平台已受理</td></tr>
+<tr><th>状态</th><td id="payment-status">{{if .Refunded}}已撤销，款项已退回（{{.RefundTime}}）{{else}}县平台已受理{{end}}</td></tr>
 <tr><th>缴费项目</th><td>{{.UtilityName}}</td></tr>
 <tr><th>收费单位</th><td>{{.Payee}}</td></tr>
 <tr><th>缴费户号</th><td id="account">{{.Account}}</td></tr>
@@ -73,6 +73,8 @@ type verifyView struct {
 	Amount, Applied, Prepaid string // yuan
 	Time                     string
 	PaymentID                string
+	Refunded                 bool // a reversed mobile order took it back
+	RefundTime               string
 }
 
 func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
@@ -96,6 +98,9 @@ func (s *Server) handleVerify(w http.ResponseWriter, r *http.Request) {
 			Prepaid:     formatYuan(p.PrepaidCredit),
 			Time:        p.AcceptedAt.In(chinaTime).Format("2006-01-02 15:04:05"),
 			PaymentID:   p.PaymentID,
+		}
+		if rec.RefundedAt != nil {
+			v.Refunded, v.RefundTime = true, rec.RefundedAt.In(chinaTime).Format("2006-01-02 15:04:05")
 		}
 	case errors.Is(err, errPaymentNotFound):
 		status = http.StatusNotFound

@@ -60,6 +60,11 @@ func (t *Terminal) onCash(ev cash.Event) cash.Decision {
 		return cash.Stack
 
 	case cash.Credited:
+		if ev.Value == 0 && ss != nil && len(ss.flight) > 0 {
+			// The driver restarted with the note already past escrow, so it
+			// cannot name the value; the journal can.
+			ev.Value, rec.Amount = ss.flight[0], ss.flight[0]
+		}
 		if ss == nil || !takeValue(&ss.flight, ev.Value) {
 			if t.ackRepeat {
 				// The journal credited this note just before the crash; the
@@ -71,6 +76,13 @@ func (t *Terminal) onCash(ev cash.Event) cash.Decision {
 			}
 			t.log.Warn("credit for a note not ordered stacked", "value", ev.Value)
 			rec.Detail = "credit without a stack order"
+			if ev.Value <= 0 {
+				// A note of unknown value: it cannot be credited honestly. The
+				// cash-box count at the next removal settles it with staff.
+				rec.Kind, rec.Detail = journal.NoteRepeat, "credit of unknown value: left to the cash-box count"
+				t.appendLocked(rec)
+				return cash.Return
+			}
 		}
 		rec.Kind = journal.NoteCredited
 		t.creditLocked(ss, rec)
@@ -133,6 +145,9 @@ func (t *Terminal) creditLocked(ss *session, rec journal.Record) {
 	}
 	ss.credit += rec.Amount
 	ss.notes[rec.Amount]++
+	if ss.notice != nil && ss.notice.Code == "noteRejected" {
+		ss.notice = nil // a note went in: the rejection is old news
+	}
 	t.touchLocked()
 	t.afterNoteLocked()
 }

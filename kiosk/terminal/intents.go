@@ -184,6 +184,15 @@ func (t *Terminal) acceptedValues() []int64 {
 		return nil
 	}
 	all := t.cfg.Cash.Denominations()
+	if len(all) == 0 {
+		// The device has not told its table yet (it may be starting): ask
+		// for what the profile allows, or every CNY note; the driver maps
+		// the values to its codes once it knows them.
+		if len(t.cfg.AcceptValues) > 0 {
+			return slices.Clone(t.cfg.AcceptValues)
+		}
+		return []int64{100, 500, 1000, 2000, 5000, 10000}
+	}
 	if len(t.cfg.AcceptValues) == 0 {
 		return all
 	}

@@ -143,6 +143,11 @@ func (t *Terminal) Run(ctx context.Context) error {
 	t.mu.Unlock()
 	var wg sync.WaitGroup
 	if c := t.cfg.Cash; c != nil {
+		t.mu.Lock()
+		if t.sess != nil && t.sess.accepting {
+			c.Enable(t.acceptedValues()) // a restored session takes notes again
+		}
+		t.mu.Unlock()
 		c.OnHealth(func(h device.Health) { t.deviceChanged("billValidator", h) })
 		t.deviceChanged("billValidator", c.Health())
 		wg.Add(1)

@@ -39,9 +39,9 @@ func (f *fakeAcceptor) Run(ctx context.Context, h cash.Handler) error {
 	<-ctx.Done()
 	return nil
 }
-func (f *fakeAcceptor) Enable(v []int64)               { f.mu.Lock(); f.enabled = v; f.mu.Unlock() }
-func (f *fakeAcceptor) Denominations() []int64         { return []int64{1000, 2000, 5000, 10000} }
-func (f *fakeAcceptor) Health() device.Health          { return f.mon.Health() }
+func (f *fakeAcceptor) Enable(v []int64)                { f.mu.Lock(); f.enabled = v; f.mu.Unlock() }
+func (f *fakeAcceptor) Denominations() []int64          { return []int64{1000, 2000, 5000, 10000} }
+func (f *fakeAcceptor) Health() device.Health           { return f.mon.Health() }
 func (f *fakeAcceptor) OnHealth(fn func(device.Health)) { f.mon.OnChange(fn) }
 func (f *fakeAcceptor) send(ev cash.Event) cash.Decision {
 	<-f.ready
@@ -136,7 +136,7 @@ func (p *fakePrinter) Print(ctx context.Context, job []byte) error {
 	p.jobs = append(p.jobs, r)
 	return nil
 }
-func (p *fakePrinter) Health() device.Health          { return p.mon.Health() }
+func (p *fakePrinter) Health() device.Health           { return p.mon.Health() }
 func (p *fakePrinter) OnHealth(fn func(device.Health)) { p.mon.OnChange(fn) }
 func (p *fakePrinter) receipts() []Receipt {
 	p.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -124,6 +125,9 @@ func (c *Client) Pay(ctx context.Context, key string, req PaymentRequest) (Payme
 	if err := req.Validate(); err != nil {
 		return Payment{}, invalidArg("%v", err)
 	}
+	if req.Notes == nil {
+		req.Notes = []Note{} // method voucher: the contract wants [], not null
+	}
 	body, err := json.Marshal(req)
 	if err != nil {
 		return Payment{}, fmt.Errorf("pay %s: encode request: %w", key, err)
@@ -179,6 +183,201 @@ func (c *Client) PaymentByID(ctx context.Context, paymentID string) (Payment, er
 		return Payment{}, fmt.Errorf("payment %s: %w", paymentID, badReply(http.StatusOK, "reply is for "+p.PaymentID))
 	}
 	return p, nil
+}
+
+// ownTerminal fills an empty request terminalId from the client and
+// refuses one that differs (the platform would answer 400).
+func (c *Client) ownTerminal(id *string) error {
+	if *id == "" {
+		*id = c.TerminalID
+	}
+	if *id != c.TerminalID {
+		return invalidArg("request terminalId %q differs from client %q", *id, c.TerminalID)
+	}
+	return nil
+}
+
+// send posts body under key and decodes the reply into out.
+func (c *Client) send(ctx context.Context, path, key string, body, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("encode request: %w", err)
+	}
+	_, err = c.do(ctx, http.MethodPost, path, b, key, out)
+	return err
+}
+
+// IssueVoucher tells the platform about a voucher the terminal issued,
+// under the Idempotency-Key journaled with it. 201 (new) and 200 (replay)
+// both return the voucher as it is now: a replay after the voucher was
+// redeemed shows status redeemed. A voucher a payment redeemed before its
+// issue reached the platform is accepted too (status redeemed). On a
+// retryable error resend the same key and request.
+func (c *Client) IssueVoucher(ctx context.Context, key string, req VoucherRequest) (Voucher, error) {
+	if !ValidIdempotencyKey(key) {
+		return Voucher{}, invalidArg("idempotency key %q is not a lower-case UUID", key)
+	}
+	if err := c.ownTerminal(&req.TerminalID); err != nil {
+		return Voucher{}, err
+	}
+	if err := req.Validate(); err != nil {
+		return Voucher{}, invalidArg("%v", err)
+	}
+	var v Voucher
+	if err := c.send(ctx, "/v1/vouchers", key, req, &v); err != nil {
+		return Voucher{}, fmt.Errorf("issue voucher %s: %w", req.VoucherID, err)
+	}
+	if err := v.Validate(); err != nil {
+		return Voucher{}, fmt.Errorf("issue voucher %s: %w", req.VoucherID, badReply(http.StatusOK, err.Error()))
+	}
+	if v.VoucherID != req.VoucherID || v.TerminalID != req.TerminalID || v.Amount != req.Amount {
+		return Voucher{}, fmt.Errorf("issue voucher %s: %w", req.VoucherID, badReply(http.StatusOK,
+			fmt.Sprintf("reply is for voucher %s of %s, %d fen", v.VoucherID, v.TerminalID, v.Amount)))
+	}
+	return v, nil
+}
+
+// Voucher fetches one of this terminal's vouchers. A 404 means the platform
+// has no such voucher for this terminal (its issue may not have arrived).
+func (c *Client) Voucher(ctx context.Context, voucherID string) (Voucher, error) {
+	if !ValidVoucherID(voucherID) {
+		return Voucher{}, invalidArg("voucherId %q is not V and 12 of A-Z 0-9", voucherID)
+	}
+	var v Voucher
+	if _, err := c.do(ctx, http.MethodGet, "/v1/vouchers/"+url.PathEscape(voucherID), nil, "", &v); err != nil {
+		return Voucher{}, fmt.Errorf("voucher %s: %w", voucherID, err)
+	}
+	if err := v.Validate(); err != nil {
+		return Voucher{}, fmt.Errorf("voucher %s: %w", voucherID, badReply(http.StatusOK, err.Error()))
+	}
+	if v.VoucherID != voucherID || v.TerminalID != c.TerminalID {
+		return Voucher{}, fmt.Errorf("voucher %s: %w", voucherID, badReply(http.StatusOK, "reply is for voucher "+v.VoucherID+" of "+v.TerminalID))
+	}
+	return v, nil
+}
+
+// RefundVoucher records that staff paid a voucher out in cash. It returns
+// the voucher, status refunded. Final errors: 404 (unknown), 409
+// voucher_unavailable (already redeemed, or refunded under another key),
+// 422 voucher_mismatch (wrong code). The voucher's issue must reach the
+// platform first.
+func (c *Client) RefundVoucher(ctx context.Context, key, voucherID string, req VoucherRefundRequest) (Voucher, error) {
+	if !ValidIdempotencyKey(key) {
+		return Voucher{}, invalidArg("idempotency key %q is not a lower-case UUID", key)
+	}
+	if !ValidVoucherID(voucherID) {
+		return Voucher{}, invalidArg("voucherId %q is not V and 12 of A-Z 0-9", voucherID)
+	}
+	if err := c.ownTerminal(&req.TerminalID); err != nil {
+		return Voucher{}, err
+	}
+	if err := req.Validate(); err != nil {
+		return Voucher{}, invalidArg("%v", err)
+	}
+	var v Voucher
+	if err := c.send(ctx, "/v1/vouchers/"+url.PathEscape(voucherID)+"/refund", key, req, &v); err != nil {
+		return Voucher{}, fmt.Errorf("refund voucher %s: %w", voucherID, err)
+	}
+	if err := v.Validate(); err != nil {
+		return Voucher{}, fmt.Errorf("refund voucher %s: %w", voucherID, badReply(http.StatusOK, err.Error()))
+	}
+	if v.VoucherID != voucherID || v.TerminalID != req.TerminalID || v.Status != VoucherRefunded {
+		return Voucher{}, fmt.Errorf("refund voucher %s: %w", voucherID, badReply(http.StatusOK,
+			fmt.Sprintf("reply is voucher %s of %s in status %s", v.VoucherID, v.TerminalID, v.Status)))
+	}
+	return v, nil
+}
+
+// CreateOrder opens a mobile order under the Idempotency-Key journaled with
+// it. 201 (new) and 200 (replay) both return the order as it is now, so a
+// replay after a lost reply also tells whether it was paid meanwhile.
+func (c *Client) CreateOrder(ctx context.Context, key string, req OrderRequest) (Order, error) {
+	if !ValidIdempotencyKey(key) {
+		return Order{}, invalidArg("idempotency key %q is not a lower-case UUID", key)
+	}
+	if err := c.ownTerminal(&req.TerminalID); err != nil {
+		return Order{}, err
+	}
+	if err := req.Validate(); err != nil {
+		return Order{}, invalidArg("%v", err)
+	}
+	var o Order
+	if err := c.send(ctx, "/v1/orders", key, req, &o); err != nil {
+		return Order{}, fmt.Errorf("create order %s: %w", req.OrderID, err)
+	}
+	if err := o.Validate(); err != nil {
+		return Order{}, fmt.Errorf("create order %s: %w", req.OrderID, badReply(http.StatusOK, err.Error()))
+	}
+	if o.OrderID != req.OrderID || o.TerminalID != req.TerminalID || o.Utility != req.Utility ||
+		o.Account != req.Account || o.Amount != req.Amount || o.Kind != req.Kind {
+		return Order{}, fmt.Errorf("create order %s: %w", req.OrderID, badReply(http.StatusOK,
+			fmt.Sprintf("reply is for order %s %s/%s %d fen %s", o.OrderID, o.Utility, o.Account, o.Amount, o.Kind)))
+	}
+	return o, nil
+}
+
+// Order queries one of this terminal's orders (every OrderQueryInterval
+// while it is pending).
+func (c *Client) Order(ctx context.Context, orderID string) (Order, error) {
+	if !ValidOrderID(orderID) {
+		return Order{}, invalidArg("orderId %q is invalid", orderID)
+	}
+	var o Order
+	if _, err := c.do(ctx, http.MethodGet, "/v1/orders/"+url.PathEscape(orderID), nil, "", &o); err != nil {
+		return Order{}, fmt.Errorf("order %s: %w", orderID, err)
+	}
+	return c.checkOrder("order", orderID, o)
+}
+
+func (c *Client) checkOrder(op, orderID string, o Order, want ...OrderStatus) (Order, error) {
+	if err := o.Validate(); err != nil {
+		return Order{}, fmt.Errorf("%s %s: %w", op, orderID, badReply(http.StatusOK, err.Error()))
+	}
+	if o.OrderID != orderID || o.TerminalID != c.TerminalID {
+		return Order{}, fmt.Errorf("%s %s: %w", op, orderID, badReply(http.StatusOK, "reply is for order "+o.OrderID+" of "+o.TerminalID))
+	}
+	if len(want) > 0 && !slices.Contains(want, o.Status) {
+		return Order{}, fmt.Errorf("%s %s: %w", op, orderID, badReply(http.StatusOK, "reply shows status "+string(o.Status)))
+	}
+	return o, nil
+}
+
+// ReverseOrder ends an order for good: a pending order is cancelled, a paid
+// one refunded (the bill payment is un-applied). An order that already
+// ended unpaid comes back as it is (closed or reversed). Final errors: 404,
+// and 409 too_soon within ReverseGuard of paidAt (Error.RetryAfter says
+// how long to wait; a later attempt may reuse the same key).
+func (c *Client) ReverseOrder(ctx context.Context, key, orderID string, req OrderActionRequest) (Order, error) {
+	return c.endOrder(ctx, "reverse", key, orderID, req)
+}
+
+// CloseOrder closes a never-paid order. An order that already ended unpaid
+// comes back as it is. Final errors: 404, and 409 order_paid when the
+// resident paid in the meantime (then reverse it or keep the payment).
+func (c *Client) CloseOrder(ctx context.Context, key, orderID string, req OrderActionRequest) (Order, error) {
+	return c.endOrder(ctx, "close", key, orderID, req)
+}
+
+func (c *Client) endOrder(ctx context.Context, action, key, orderID string, req OrderActionRequest) (Order, error) {
+	op := action + " order"
+	if !ValidIdempotencyKey(key) {
+		return Order{}, invalidArg("idempotency key %q is not a lower-case UUID", key)
+	}
+	if !ValidOrderID(orderID) {
+		return Order{}, invalidArg("orderId %q is invalid", orderID)
+	}
+	if err := c.ownTerminal(&req.TerminalID); err != nil {
+		return Order{}, err
+	}
+	if err := req.Validate(); err != nil {
+		return Order{}, invalidArg("%v", err)
+	}
+	var o Order
+	if err := c.send(ctx, "/v1/orders/"+url.PathEscape(orderID)+"/"+action, key, req, &o); err != nil {
+		return Order{}, fmt.Errorf("%s %s: %w", op, orderID, err)
+	}
+	// Success means the order has ended without the resident's money.
+	return c.checkOrder(op, orderID, o, OrderClosed, OrderReversed)
 }
 
 // Health checks that the platform answers and says "ok".

@@ -87,8 +87,8 @@ func IsFinal(err error) bool {
 	return ok && !e.Retryable
 }
 
-// IsNotFound reports whether err is a 404 reply (unknown account, unknown
-// payment).
+// IsNotFound reports whether err is a 404 reply (unknown account, payment,
+// voucher or order).
 func IsNotFound(err error) bool {
 	e, ok := errors.AsType[*Error](err)
 	return ok && e.Status == 404

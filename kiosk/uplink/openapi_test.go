@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"tongban/kiosk/refplatform"
 	"tongban/kiosk/uplink"
@@ -103,6 +104,17 @@ func TestOpenAPIMatchesTypes(t *testing.T) {
 		"ErrorDetail":     uplink.ErrorDetail{},
 		"Faults":          refplatform.Faults{},
 		"ReceivedPayment": refplatform.ReceivedPayment{},
+		// API v1.1
+		"VoucherUse":           uplink.VoucherUse{},
+		"VoucherRequest":       uplink.VoucherRequest{},
+		"Voucher":              uplink.Voucher{},
+		"VoucherRefundRequest": uplink.VoucherRefundRequest{},
+		"OrderRequest":         uplink.OrderRequest{},
+		"OrderActionRequest":   uplink.OrderActionRequest{},
+		"Order":                uplink.Order{},
+		"ReceivedVoucher":      refplatform.ReceivedVoucher{},
+		"ReceivedOrder":        refplatform.ReceivedOrder{},
+		"OrderPayRequest":      refplatform.OrderPayRequest{},
 	}
 	for name, v := range types {
 		s, ok := schemas[name]
@@ -114,7 +126,7 @@ func TestOpenAPIMatchesTypes(t *testing.T) {
 		if !slices.Equal(slices.Sorted(slices.Values(all)), slices.Sorted(slices.Values(s.props))) {
 			t.Errorf("%s: Go fields %v, document properties %v", name, all, s.props)
 		}
-		if name == "Faults" {
+		if name == "Faults" || name == "OrderPayRequest" {
 			continue // every setting is optional
 		}
 		// Required in the document = always sent by Go (no omitempty).
@@ -127,16 +139,47 @@ func TestOpenAPIMatchesTypes(t *testing.T) {
 		"/ref/payments:", "/ref/accounts:", "/ref/faults:", "/verify/{paymentId}:",
 		"Idempotency-Key", "Idempotent-Replayed", "X-Terminal-Id", "name: idempotencyKey",
 		"enum: [water, electricity, gas, heating]", `pattern: "^[0-9]{6,20}$"`,
+		// API v1.1
+		"/v1/vouchers:", "/v1/vouchers/{voucherId}:", "/v1/vouchers/{voucherId}/refund:",
+		"/v1/orders:", "/v1/orders/{orderId}:", "/v1/orders/{orderId}/reverse:", "/v1/orders/{orderId}/close:",
+		"/ref/vouchers:", "/ref/orders:", "/ref/orders/{orderId}/pay:", "/pay/{orderId}:",
+		"enum: [issued, redeemed, refunded]", "enum: [pending, paid, closed, reversed]",
+		"enum: [dynamicQR, paymentCode]", "enum: [wechat, alipay, unionpay]", "enum: [cash, voucher]",
+		`pattern: "^V[0-9A-Z]{12}$"`, `pattern: "^[0-9A-Z]{6,8}$"`,
 	} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("openapi.yaml lacks %q", want)
 		}
 	}
+	// Every v1.1 error code is documented on a line that says it is final.
+	lines := strings.Split(doc, "\n")
+	for _, code := range []string{
+		uplink.CodeVoucherNotFound, uplink.CodeVoucherUnavailable, uplink.CodeVoucherMismatch, uplink.CodeVoucherConflict,
+		uplink.CodeOrderNotFound, uplink.CodeOrderConflict, uplink.CodeOrderPaid, uplink.CodeTooSoon,
+	} {
+		if !slices.ContainsFunc(lines, func(l string) bool {
+			return strings.Contains(l, "`"+code+"`") && strings.Contains(strings.ToLower(l), "final")
+		}) {
+			t.Errorf("error code %q has no line saying it is final", code)
+		}
+	}
+	// The documented rules match the constants the terminal uses.
+	for _, want := range []string{"every 5 s", "after 30 s unpaid", "within 15 s of `paidAt`"} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("openapi.yaml lacks the order rule %q", want)
+		}
+	}
+	if uplink.OrderQueryInterval != 5*time.Second || uplink.OrderUnpaidTimeout != 30*time.Second || uplink.ReverseGuard != 15*time.Second {
+		t.Error("order timing constants differ from the documented 5 s / 30 s / 15 s")
+	}
+
 	// Every error code the platform may send is documented.
 	for _, code := range []string{
 		uplink.CodeBadRequest, uplink.CodeMissingTerminalID, uplink.CodeBadIdempotencyKey,
 		uplink.CodeAccountNotFound, uplink.CodePaymentNotFound, uplink.CodeNotFound, uplink.CodeBillMismatch,
 		uplink.CodeIdempotencyReused, uplink.CodeRateLimited, uplink.CodeInternal, uplink.CodeUnavailable, uplink.CodeTimeout,
+		uplink.CodeVoucherNotFound, uplink.CodeVoucherUnavailable, uplink.CodeVoucherMismatch, uplink.CodeVoucherConflict,
+		uplink.CodeOrderNotFound, uplink.CodeOrderConflict, uplink.CodeOrderPaid, uplink.CodeTooSoon,
 	} {
 		if !strings.Contains(doc, code) {
 			t.Errorf("error code %q not documented", code)

@@ -7,6 +7,12 @@
 // Idempotency-Key that the terminal fixes when it journals the payment; the
 // platform deduplicates on it, so resending a payment with the same key is
 // always safe and is how every uncertain outcome is resolved.
+//
+// API v1.1 adds, under the same rules: credit vouchers (IssueVoucher,
+// Voucher, RefundVoucher, and PaymentRequest.Vouchers to redeem them) and
+// mobile wallet orders settled by the platform (CreateOrder, Order,
+// ReverseOrder, CloseOrder). Every call that changes something takes an
+// Idempotency-Key; IsRetryable and IsFinal classify all errors alike.
 package uplink
 
 import (
@@ -104,8 +110,17 @@ func NewIdempotencyKey() string {
 // Currency is the only currency of API v1.
 const Currency = "CNY"
 
-// MethodCash is the only payment method of API v1.
-const MethodCash = "cash"
+// Payment methods of PaymentRequest.Method.
+const (
+	// MethodCash: notes and coins, optionally topped up with vouchers.
+	MethodCash = "cash"
+	// MethodVoucher: vouchers only, no notes (API v1.1).
+	MethodVoucher = "voucher"
+	// MethodMobile never travels in POST /v1/payments: the platform uses it
+	// in its own record (GET /ref/payments) of a payment booked by a paid
+	// mobile order.
+	MethodMobile = "mobile"
+)
 
 // MaxPaymentAmount is the largest payment API v1 accepts (50 000 yuan), far
 // above any cash payment at a terminal; it keeps sums far from overflow.
@@ -116,6 +131,9 @@ const MaxNoteLines = 20
 
 // MaxNoteCount bounds Note.Count.
 const MaxNoteCount = 10_000
+
+// MaxVoucherLines bounds PaymentRequest.Vouchers.
+const MaxVoucherLines = 10
 
 // Denominations are the CNY note and coin values, in fen, that a Note may
 // carry.
@@ -181,10 +199,15 @@ type PaymentRequest struct {
 	Method      string    `json:"method"`
 	Notes       []Note    `json:"notes"`
 	JournaledAt time.Time `json:"journaledAt"`
+	// Vouchers redeemed by this payment (API v1.1). The platform marks them
+	// redeemed in the same transaction that commits the payment. Omitted
+	// when empty, so a cash-only request is the same bytes as in v1.0.
+	Vouchers []VoucherUse `json:"vouchers,omitempty"`
 }
 
 // Validate checks a request the way the platform does (400 on failure).
-// For cash, the notes must add up to the amount exactly.
+// Notes plus vouchers must add up to the amount exactly: method cash needs
+// at least one note line, method voucher needs vouchers and no notes.
 func (r PaymentRequest) Validate() error {
 	switch {
 	case !ValidTerminalID(r.TerminalID):
@@ -197,12 +220,22 @@ func (r PaymentRequest) Validate() error {
 		return fmt.Errorf("payment: billId must be 1..64 characters")
 	case r.Amount <= 0 || r.Amount > MaxPaymentAmount:
 		return fmt.Errorf("payment: amount %d fen out of range 1..%d", r.Amount, MaxPaymentAmount)
-	case r.Method != MethodCash:
-		return fmt.Errorf("payment: method %q, want %q", r.Method, MethodCash)
-	case len(r.Notes) == 0 || len(r.Notes) > MaxNoteLines:
-		return fmt.Errorf("payment: %d note lines, want 1..%d", len(r.Notes), MaxNoteLines)
 	case r.JournaledAt.IsZero():
 		return fmt.Errorf("payment: journaledAt missing")
+	case len(r.Vouchers) > MaxVoucherLines:
+		return fmt.Errorf("payment: %d vouchers, want at most %d", len(r.Vouchers), MaxVoucherLines)
+	}
+	switch r.Method {
+	case MethodCash:
+		if len(r.Notes) == 0 || len(r.Notes) > MaxNoteLines {
+			return fmt.Errorf("payment: %d note lines, want 1..%d", len(r.Notes), MaxNoteLines)
+		}
+	case MethodVoucher:
+		if len(r.Notes) != 0 || len(r.Vouchers) == 0 {
+			return fmt.Errorf("payment: method voucher needs vouchers and no notes (%d note lines, %d vouchers)", len(r.Notes), len(r.Vouchers))
+		}
+	default:
+		return fmt.Errorf("payment: method %q, want %q or %q", r.Method, MethodCash, MethodVoucher)
 	}
 	var sum int64
 	for i, n := range r.Notes {
@@ -214,22 +247,41 @@ func (r PaymentRequest) Validate() error {
 		}
 		sum += n.Value * int64(n.Count) // bounded: 20 lines * 10000 * 10000 fen
 	}
+	for i, v := range r.Vouchers {
+		if err := v.Validate(); err != nil {
+			return fmt.Errorf("payment: vouchers[%d]: %w", i, err)
+		}
+		if slices.ContainsFunc(r.Vouchers[:i], func(o VoucherUse) bool { return o.VoucherID == v.VoucherID }) {
+			return fmt.Errorf("payment: vouchers[%d]: voucher %s listed twice", i, v.VoucherID)
+		}
+		sum += v.Amount // bounded: 10 * MaxPaymentAmount
+	}
 	if sum != r.Amount {
-		return fmt.Errorf("payment: notes add up to %d fen, amount is %d", sum, r.Amount)
+		return fmt.Errorf("payment: notes and vouchers add up to %d fen, amount is %d", sum, r.Amount)
 	}
 	return nil
 }
 
 // Canonical returns the request in the form the platform compares replays
-// in: journaledAt in UTC, notes sorted. Two requests mean the same payment
-// exactly when their canonical forms are equal.
+// in: journaledAt in UTC, notes and vouchers sorted, no notes as an empty
+// list. Two requests mean the same payment exactly when their canonical
+// forms are equal.
 func (r PaymentRequest) Canonical() PaymentRequest {
 	c := r
 	c.JournaledAt = r.JournaledAt.UTC()
 	c.Notes = slices.Clone(r.Notes)
+	if c.Notes == nil {
+		c.Notes = []Note{} // null and [] are the same tally
+	}
 	slices.SortFunc(c.Notes, func(a, b Note) int {
 		return cmp.Or(cmp.Compare(a.Value, b.Value), cmp.Compare(a.Count, b.Count))
 	})
+	if len(r.Vouchers) > 0 {
+		c.Vouchers = slices.Clone(r.Vouchers)
+		slices.SortFunc(c.Vouchers, func(a, b VoucherUse) int { return cmp.Compare(a.VoucherID, b.VoucherID) })
+	} else {
+		c.Vouchers = nil // omitted: a v1.0 cash request keeps its v1.0 form
+	}
 	return c
 }
 
@@ -301,6 +353,16 @@ const (
 	CodeInternal          = "internal"               // 500
 	CodeUnavailable       = "unavailable"            // 502/503
 	CodeTimeout           = "timeout"                // 504
+
+	// API v1.1: vouchers and mobile orders. All final.
+	CodeVoucherNotFound    = "voucher_not_found"   // 404 unknown voucher, or another terminal's
+	CodeVoucherUnavailable = "voucher_unavailable" // 409 already redeemed or refunded (by another key or payment)
+	CodeVoucherMismatch    = "voucher_mismatch"    // 422 code (or, in a payment, amount) does not match the voucher
+	CodeVoucherConflict    = "voucher_conflict"    // 409 voucherId already issued under another key or with other content
+	CodeOrderNotFound      = "order_not_found"     // 404 unknown order, or another terminal's
+	CodeOrderConflict      = "order_conflict"      // 409 orderId already used under another key
+	CodeOrderPaid          = "order_paid"          // 409 close of a paid order (reverse it instead)
+	CodeTooSoon            = "too_soon"            // 409 reverse within ReverseGuard of paidAt (Retry-After says when)
 )
 
 // Error codes the client makes up itself (never sent by the platform).

@@ -27,6 +27,14 @@
       accountInvalid: '户号应为 6 至 20 位数字', accountUnknown: '未找到该户号，请核对缴费通知单', noteRejected: '该纸币未被接收，请换一张或展平后重试',
       lookupFailed: '查询失败，请稍后再试', internalError: '终端内部错误，请联系工作人员',
       online: '在线', offline: '离线', printer: '打印机', billValidator: '纸币器', platform: '平台', terminal: '终端',
+      sessionRestored: '终端刚刚重启，您已投入的现金已全部保留，可继续缴费。',
+      offlineLimit: '平台暂不可达，本张纸币超出离线限额，已退回。',
+      offlineCash: (a) => `平台暂不可达：本次最多可投入 ${a} 元，平台恢复后自动入账。`,
+      voucherTitle: '已为您出具现金凭证', voucherAmount: '凭证金额', voucherId: '凭证号', voucherCode: '校验码',
+      voucherWhy: { timeout: '缴费未确认，会话已超时', refused: '平台未受理本次缴费', recovered: '终端重启后会话中断', unattended: '无人值守时入账' },
+      voucherPrinted: '凭证已打印，请取走。可在本终端下次缴费时抵用，或请网点工作人员退还现金。',
+      voucherFailed: '凭证未能打印。请用手机拍下或扫描下方二维码，凭此向网点工作人员退款或下次缴费抵用。',
+      voucherPrinting: '正在打印凭证…',
       demoTitle: '演示模式：模拟投入纸币', demoSent: (v) => `已投入 ${v} 元`, demoFail: '模拟器未响应',
       state: { online: '正常', offline: '离线', noDevice: '未连接', hardwareError: '故障', userError: '需处理', busy: '忙', starting: '启动中' },
     },
@@ -53,6 +61,14 @@
       accountInvalid: 'An account number has 6 to 20 digits', accountUnknown: 'No such account: please check your bill', noteRejected: 'That note was not accepted: try another, or flatten it',
       lookupFailed: 'Lookup failed, please try again later', internalError: 'Terminal error: please ask the staff',
       online: 'online', offline: 'offline', printer: 'Printer', billValidator: 'Note acceptor', platform: 'Platform', terminal: 'Terminal',
+      sessionRestored: 'The terminal restarted just now. All the cash you inserted is kept: you can carry on.',
+      offlineLimit: 'The platform is unreachable and that note is over the offline limit: it was returned.',
+      offlineCash: (a) => `The platform is unreachable: up to ${a} yuan can be taken now, booked when it is back.`,
+      voucherTitle: 'A credit voucher was issued', voucherAmount: 'Voucher amount', voucherId: 'Voucher no.', voucherCode: 'Check code',
+      voucherWhy: { timeout: 'the payment was not confirmed in time', refused: 'the platform did not accept the payment', recovered: 'the session was interrupted by a restart', unattended: 'cash arrived with no session open' },
+      voucherPrinted: 'Your voucher has been printed. Use it for your next payment here, or ask the staff to refund it in cash.',
+      voucherFailed: 'The voucher could not be printed. Photograph or scan this QR code: the staff refund it, or use it for your next payment.',
+      voucherPrinting: 'Printing your voucher…',
       demoTitle: 'Demo: insert simulated notes', demoSent: (v) => `Inserted ${v} yuan`, demoFail: 'Simulator did not answer',
       state: { online: 'OK', offline: 'offline', noDevice: 'not connected', hardwareError: 'fault', userError: 'needs attention', busy: 'busy', starting: 'starting' },
     },
@@ -168,6 +184,7 @@
       case 'cash': return cashScreen(s);
       case 'paying': return payingScreen(s);
       case 'done': return doneScreen(s);
+      case 'voucher': return voucherScreen(s);
     }
     return [h('p', {}, s.screen)];
   }
@@ -217,6 +234,7 @@
       s.bill.paid ? h('p', { class: 'warn', id: 'bill-paid' }, 'ℹ ', t('billPaid')) : null,
       h('p', { class: 'hint' }, t('overpayNote')),
       canCash ? null : h('p', { class: 'err' }, '⚠ ', t('cashDown')),
+      offlineNote(s),
       notice(s),
       h('div', { class: 'actions' },
         h('button', { type: 'button', class: 'secondary', id: 'btn-cancel', onclick: () => act('Session.Cancel') }, t('cancel')),
@@ -243,11 +261,37 @@
           : h('div', { class: 'credit ok' }, h('span', {}, t('overpaid')), h('span', { class: 'money', id: 'overpaid' }, `${yuan(-left)} ${t('yuan')}`)),
         h('div', { class: 'notes', id: 'notes' }, c.notes.map((n) => h('span', { class: 'note' }, `${n.value / 100} ${t('yuan')} × ${n.count}`)))),
       c.inFlight || s.busy === 'counting' ? h('p', { class: 'hint', id: 'counting' }, t('counting')) : null,
+      offlineNote(s),
       notice(s),
       locked ? h('p', { class: 'hint' }, t('cashLocked')) : h('p', { class: 'hint' }, t('overpayNote')),
       h('div', { class: 'actions' },
         h('button', { type: 'button', class: 'secondary', id: 'btn-cancel', disabled: locked, onclick: () => act('Session.Cancel') }, t('cancel')),
         h('button', { type: 'button', class: 'primary', id: 'btn-confirm', disabled: c.credit <= 0 || s.busy === 'counting', onclick: () => act('Payment.Confirm') }, t('confirm'))),
+    ];
+  }
+
+  function offlineNote(s) {
+    if (!s.offline) return null;
+    return h('p', { class: 'warn', id: 'offline-limit' }, '⚠ ', t('offlineCash', yuan(Math.min(s.offline.perPayment, s.offline.remaining))));
+  }
+
+  function voucherScreen(s) {
+    const v = s.voucher;
+    const why = T[lang].voucherWhy[v.reason] || v.reason;
+    let status;
+    if (v.printed === 'printing') status = h('p', { id: 'voucher-status' }, t('voucherPrinting'));
+    else if (v.printed === 'printed') status = h('p', { id: 'voucher-status' }, t('voucherPrinted'));
+    else status = [h('p', { class: 'warn', id: 'voucher-status' }, t('voucherFailed')),
+      h('img', { class: 'qr', id: 'voucher-qr', alt: t('voucherId'), src: `/qr.png?text=${encodeURIComponent(v.payload)}` })];
+    return [
+      h('h1', { class: 'warn', id: 'voucher-title' }, t('voucherTitle')),
+      h('p', {}, why),
+      h('div', { class: 'card' }, h('dl', { class: 'facts' },
+        h('dt', {}, t('voucherAmount')), h('dd', { class: 'money big', id: 'voucher-amount' }, `${yuan(v.amount)} ${t('yuan')}`),
+        h('dt', {}, t('voucherId')), h('dd', { id: 'voucher-id' }, v.voucherId),
+        h('dt', {}, t('voucherCode')), h('dd', {}, v.code))),
+      status,
+      h('div', { class: 'actions' }, h('button', { type: 'button', class: 'primary', id: 'btn-finish', onclick: () => act('Session.Finish') }, t('finish'))),
     ];
   }
 

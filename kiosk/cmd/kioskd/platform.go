@@ -81,33 +81,19 @@ func cmdPlatformPayments(ctx context.Context, args []string) error {
 		os.Stdout.Write(body)
 		return nil
 	}
-	var list []struct {
-		PaymentID      string    `json:"paymentId"`
-		IdempotencyKey string    `json:"idempotencyKey"`
-		TerminalID     string    `json:"terminalId"`
-		Utility        string    `json:"utility"`
-		Account        string    `json:"account"`
-		Amount         int64     `json:"amount"`
-		AppliedToBill  int64     `json:"appliedToBill"`
-		PrepaidCredit  int64     `json:"prepaidCredit"`
-		AcceptedAt     time.Time `json:"acceptedAt"`
-	}
-	if err := json.Unmarshal(body, &list); err != nil {
-		var wrapped struct {
-			Payments json.RawMessage `json:"payments"`
-		}
-		if json.Unmarshal(body, &wrapped) != nil || json.Unmarshal(wrapped.Payments, &list) != nil {
-			return fmt.Errorf("platform: unreadable payment list: %w", err)
-		}
+	var received []refplatform.ReceivedPayment
+	if err := json.Unmarshal(body, &received); err != nil {
+		return fmt.Errorf("platform: unreadable payment list: %w", err)
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ACCEPTED\tPAYMENT\tTERMINAL\tUTILITY\tACCOUNT\tAMOUNT\tTO BILL\tPREPAID\tKEY")
-	for _, p := range list {
+	for _, r := range received {
+		p := r.Payment
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%s\n", p.AcceptedAt.Local().Format("2006-01-02 15:04:05"),
 			p.PaymentID, p.TerminalID, p.Utility, p.Account, float64(p.Amount)/100, float64(p.AppliedToBill)/100,
 			float64(p.PrepaidCredit)/100, p.IdempotencyKey)
 	}
 	tw.Flush()
-	fmt.Printf("%d payment(s)\n", len(list))
+	fmt.Printf("%d payment(s)\n", len(received))
 	return nil
 }

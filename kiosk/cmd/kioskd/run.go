@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"tongban/drivers/escpos"
 	escposcodec "tongban/drivers/escpos/codec"
@@ -29,6 +30,7 @@ type daemonConfig struct {
 	PlatformURL string
 	Listen      string
 	DemoSim     string
+	IdleTimeout time.Duration
 	Log         *slog.Logger
 	// Ready receives the screen's address once it is served.
 	Ready func(addr string)
@@ -42,6 +44,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:8780", "touch-screen address (loopback only)")
 	demoSim := fs.String("demo-sim", "", "simulator control URL: shows the demo note panel on the screen")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	idle := fs.Duration("idle-timeout", 90*time.Second, "an untouched session ends after this (with cash inside: a voucher is printed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -50,7 +53,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return runDaemon(ctx, daemonConfig{Profile: p, DataDir: *data, PlatformURL: *plat, Listen: *listen, DemoSim: *demoSim, Log: log,
+	return runDaemon(ctx, daemonConfig{Profile: p, DataDir: *data, PlatformURL: *plat, Listen: *listen, DemoSim: *demoSim, Log: log, IdleTimeout: *idle,
 		Ready: func(addr string) {
 			log.Info("touch screen ready", "url", "http://"+addr+"/")
 			if err := writeAddr(*data, "ui", addr); err != nil {
@@ -80,6 +83,7 @@ func runDaemon(ctx context.Context, c daemonConfig) error {
 		Platform:       uplink.NewClient(c.PlatformURL, id.DeviceID),
 		Logger:         c.Log,
 		DemoSimControl: c.DemoSim,
+		IdleTimeout:    c.IdleTimeout,
 	}
 	if d, ok := c.Profile.Devices["billValidator"]; ok {
 		cfg.Cash = id003.New(id003.Config{Name: "billValidator", Path: d.Path, Line: d.Line, Logger: c.Log})

@@ -26,11 +26,12 @@ func cmdSim(ctx context.Context, args []string) error {
 	data := fs.String("data", "data", "data folder (the simulators keep sim/ in it)")
 	control := fs.String("control", "127.0.0.1:8791", "control API address (loopback)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	fast := fs.Bool("fast", false, "devices move in milliseconds instead of real mechanical times (tests)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	log := newLogger(os.Stderr, "sim", *level)
-	s, err := simulator.New(simulator.Options{Dir: filepath.Join(*data, "sim"), Logger: log})
+	s, err := simulator.New(simulator.Options{Dir: filepath.Join(*data, "sim"), Logger: log, Fast: *fast})
 	if err != nil {
 		return err
 	}

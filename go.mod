@@ -14,7 +14,8 @@ require (
 require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/jonboulle/clockwork v0.5.0
-	golang.org/x/sys v0.45.0
+	golang.org/x/image v0.48.0
+	golang.org/x/sys v0.50.0
 	periph.io/x/conn/v3 v3.7.3
 	periph.io/x/host/v3 v3.8.5
 )

@@ -346,11 +346,17 @@ func TestStopMidTrainCredits(t *testing.T) {
 func TestNoLine(t *testing.T) {
 	cfg := testConfig
 	cfg.Logger = testLogger()
+	inhibit := &gpiotest.Pin{N: "GPIO27", L: gpio.High}
+	cfg.InhibitPin = inhibit
 	d := pulse.New(cfg) // Pin nil: the profile names a line this machine lacks
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx, func(cash.Event) cash.Decision { return cash.Return }) }()
 	waitFor(t, 2*time.Second, "noDevice", func() bool { return d.Health().State == device.NoDevice })
+	d.Enable([]int64{100})
+	if inhibit.Read() != gpio.Low {
+		t.Fatal("acceptor released while nothing counts its pulses")
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -46,9 +46,14 @@ func Open(link string, line serialport.Line) (*Endpoint, error) {
 }
 
 func (e *Endpoint) plug() error {
-	leader, f, err := pty.Open()
+	blocking, f, err := pty.Open()
 	if err != nil {
 		return fmt.Errorf("simport: open pty: %w", err)
+	}
+	leader, err := pollable(blocking)
+	if err != nil {
+		f.Close()
+		return err
 	}
 	path := f.Name()
 	f.Close()
@@ -232,4 +237,20 @@ func openRaw(path string) (*os.File, error) {
 		return nil, fmt.Errorf("termios %s: %w", path, err)
 	}
 	return f, nil
+}
+
+// pollable re-opens the pty leader in non-blocking mode so Go's poller
+// owns it: then Close wakes a pending Read at once (an unplug must not wait
+// for the host to send a byte).
+func pollable(f *os.File) (*os.File, error) {
+	defer f.Close()
+	fd, err := unix.Dup(int(f.Fd()))
+	if err != nil {
+		return nil, fmt.Errorf("simport: dup pty: %w", err)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("simport: pty non-blocking: %w", err)
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
 }

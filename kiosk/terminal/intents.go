@@ -2,9 +2,11 @@ package terminal
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -30,7 +32,7 @@ func errf(code, format string, a ...any) *Error {
 // Commands is every intent the core accepts, by name.
 var Commands = []string{
 	"Session.Start", "Session.Cancel", "Session.Finish", "Session.Touch",
-	"Bill.Lookup", "Cash.Start", "Payment.Confirm",
+	"Bill.Lookup", "Cash.Start", "Payment.Confirm", "Voucher.Redeem",
 }
 
 // Do carries out one intent from a screen and returns its result. It checks
@@ -38,8 +40,11 @@ var Commands = []string{
 // credit, whatever it sends.
 func (t *Terminal) Do(ctx context.Context, name string, payload json.RawMessage) (any, error) {
 	var p struct {
-		Utility string `json:"utility"`
-		Account string `json:"account"`
+		Utility   string `json:"utility"`
+		Account   string `json:"account"`
+		VoucherID string `json:"voucherId"`
+		Code      string `json:"code"`
+		Payload   string `json:"payload"` // a scanned voucher QR
 	}
 	if len(payload) > 0 && string(payload) != "null" {
 		dec := json.NewDecoder(strings.NewReader(string(payload)))
@@ -68,6 +73,8 @@ func (t *Terminal) Do(ctx context.Context, name string, payload json.RawMessage)
 		return nil, t.startCash()
 	case "Payment.Confirm":
 		return nil, t.confirm()
+	case "Voucher.Redeem":
+		return nil, t.redeem(p.VoucherID, p.Code, p.Payload)
 	}
 	return nil, errf("unsupportedCommand", "unknown command %q", name)
 }
@@ -325,4 +332,64 @@ func (t *Terminal) offlineRemainingLocked() int64 {
 		pending += pp.Request.Amount
 	}
 	return max(0, t.cfg.OfflineTotal-pending)
+}
+
+// redeem puts an earlier voucher from this terminal towards the payment in
+// progress. The voucher's use is journaled before the credit shows; the
+// platform checks it again, atomically with the payment.
+func (t *Terminal) redeem(id, code, payload string) error {
+	if payload != "" {
+		pid, pcode, ok := parseVoucherPayload(payload)
+		if !ok {
+			return errf("invalidData", "not a voucher code")
+		}
+		id, code = pid, pcode
+	}
+	id = strings.ToUpper(strings.TrimSpace(id))
+	code = strings.ToUpper(strings.TrimSpace(code))
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ss := t.sess
+	if ss == nil || ss.screen != ScreenCash {
+		return errf("sequenceError", "vouchers are used while paying")
+	}
+	v, ok := t.vouchers[id]
+	var refuse *Notice
+	switch {
+	case !ok:
+		refuse = &Notice{Code: "voucherUnknown", Message: "not a voucher of this terminal"}
+	case subtle.ConstantTimeCompare([]byte(v.Code), []byte(code)) != 1:
+		refuse = &Notice{Code: "voucherUnknown", Message: "wrong voucher code"}
+	case t.redeemed[id]:
+		refuse = &Notice{Code: "voucherUsed", Message: "this voucher was already used or refunded"}
+	}
+	if refuse != nil {
+		ss.notice = refuse
+		t.publishLocked()
+		return errf("invalidData", "%s", refuse.Message)
+	}
+	if _, err := t.cfg.Journal.Append(journal.Record{Kind: journal.VoucherRedeemed, Session: ss.id, Amount: v.Amount, Ref: v.ID}); err != nil {
+		return errf("internalError", "journal unavailable")
+	}
+	t.redeemed[id] = true
+	ss.vouchers = append(ss.vouchers, uplink.VoucherUse{VoucherID: v.ID, Code: v.Code, Amount: v.Amount})
+	ss.credit += v.Amount
+	ss.notice = nil
+	t.touchLocked()
+	t.publishLocked()
+	return nil
+}
+
+// parseVoucherPayload reads "tongban-voucher:ID?c=CODE&a=...&t=...".
+func parseVoucherPayload(s string) (id, code string, ok bool) {
+	rest, found := strings.CutPrefix(strings.TrimSpace(s), "tongban-voucher:")
+	if !found {
+		return "", "", false
+	}
+	id, query, _ := strings.Cut(rest, "?")
+	q, err := url.ParseQuery(query)
+	if err != nil || id == "" || q.Get("c") == "" {
+		return "", "", false
+	}
+	return id, q.Get("c"), true
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"time"
 
@@ -49,10 +50,14 @@ func (t *Terminal) beginPaymentLocked() error {
 		notes = append(notes, uplink.Note{Value: v, Count: n})
 	}
 	sort.Slice(notes, func(i, j int) bool { return notes[i].Value < notes[j].Value })
-	key := newKey()
+	key := uplink.NewIdempotencyKey()
 	req := uplink.PaymentRequest{
 		TerminalID: t.cfg.TerminalID, Utility: uplink.Utility(ss.utility), Account: ss.account, BillID: ss.bill.BillID,
-		Amount: ss.credit, Method: "cash", Notes: notes, JournaledAt: t.cfg.Now().UTC(),
+		Amount: ss.credit, Method: uplink.MethodCash, Notes: notes, JournaledAt: t.cfg.Now().UTC(),
+		Vouchers: slices.Clone(ss.vouchers),
+	}
+	if len(notes) == 0 {
+		req.Method = uplink.MethodVoucher
 	}
 	pp := pendingPayment{Key: key, Session: ss.id, Request: req}
 	if _, err := t.cfg.Journal.Append(journal.Record{Kind: journal.PaymentSubmitted, Session: ss.id,
@@ -110,7 +115,7 @@ func (t *Terminal) submit(ss *session, pp pendingPayment) {
 	if pv.Status == "refused" {
 		// A final refusal: the cash comes back to the resident as a voucher.
 		pv.Receipt = "none"
-		t.issueVoucherLocked(ss.id, pp.Request.Amount, "refused", ss)
+		t.issueVoucherLocked(ss.id, cashPart(pp.Request), "refused", ss)
 		t.mu.Unlock()
 		return
 	}
@@ -206,69 +211,6 @@ func (t *Terminal) printReceipt(ctx context.Context, session string, r Receipt) 
 		t.log.Error("journal receipt", "err", jerr)
 	}
 	return err
-}
-
-// forward retries every pending payment with backoff until acknowledged or
-// refused, across restarts (pending payments are rebuilt from the journal).
-func (t *Terminal) forward(ctx context.Context) {
-	backoff := time.Second
-	timer := time.NewTimer(time.Second)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C:
-		case <-t.wake:
-		}
-		t.mu.Lock()
-		var todo []pendingPayment
-		for _, pp := range t.pending {
-			if t.sess == nil || t.sess.pay == nil || t.sess.pay.key != pp.Key || t.sess.pay.Status == "pending" {
-				todo = append(todo, pp)
-			}
-		}
-		t.mu.Unlock()
-		failed := false
-		for _, pp := range todo {
-			pay, err := t.send(ctx, pp)
-			if err != nil && uplink.IsRetryable(err) {
-				failed = true
-				break
-			}
-			t.mu.Lock()
-			if ss := t.sess; ss != nil && ss.pay != nil && ss.pay.key == pp.Key {
-				if err == nil {
-					t.applyAckLocked(ss.pay, pay)
-				} else {
-					ss.pay.Status = "refused"
-				}
-				t.publishLocked()
-			}
-			if err != nil && !uplink.IsRetryable(err) {
-				sess := ""
-				var target *session
-				if ss := t.sess; ss != nil && ss.pay != nil && ss.pay.key == pp.Key {
-					sess, target = ss.id, ss
-				}
-				t.issueVoucherLocked(sess, pp.Request.Amount, "refused", target)
-			}
-			t.mu.Unlock()
-		}
-		t.mu.Lock()
-		n := len(t.pending)
-		t.mu.Unlock()
-		switch {
-		case n == 0:
-			backoff = time.Second
-			timer.Reset(time.Hour) // woken by wake when something is queued
-		case failed:
-			timer.Reset(jitter(backoff))
-			backoff = min(backoff*2, time.Minute)
-		default:
-			timer.Reset(time.Second)
-		}
-	}
 }
 
 func jitter(d time.Duration) time.Duration {

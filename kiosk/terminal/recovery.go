@@ -18,6 +18,7 @@ type replayed struct {
 	notes    map[int64]int
 	flight   []int64 // stack ordered, neither credited nor returned
 	consumed int64   // paid or vouchered
+	vouchers []uplink.VoucherUse
 }
 
 // recover replays the journal: it rebuilds the payments still to forward
@@ -85,6 +86,15 @@ func (t *Terminal) recover() error {
 			}
 		case journal.VoucherForwarded:
 			delete(t.unsent, r.Ref)
+		case journal.VoucherRedeemed, journal.VoucherRefunded:
+			t.redeemed[r.Ref] = true
+			if r.Kind == journal.VoucherRedeemed && r.Session != "" {
+				rs := get(r)
+				rs.credit += r.Amount
+				if v := t.vouchers[r.Ref]; v != nil {
+					rs.vouchers = append(rs.vouchers, uplink.VoucherUse{VoucherID: v.ID, Code: v.Code, Amount: v.Amount})
+				}
+			}
 		}
 		switch r.Kind {
 		case journal.NoteCredited, journal.NoteStacked, journal.NoteEscrowed, journal.NoteReturned, journal.NoteRejected:
@@ -128,9 +138,11 @@ func (t *Terminal) restoreLocked(rs *replayed) {
 		credit: rs.credit - rs.consumed, flight: rs.flight, restored: true, opened: true, accepting: true,
 		bill: &uplink.Bill{Utility: uplink.Utility(od.Utility), Account: od.Account, BillID: od.BillID, AmountDue: od.AmountDue,
 			Payee: od.Payee, Period: od.Period, Holder: od.Holder, Currency: uplink.Currency}}
+	ss.vouchers = rs.vouchers
 	if ss.credit != rs.credit {
 		// Part of it was already paid or vouchered: keep the tally honest.
 		ss.notes = map[int64]int{}
+		ss.vouchers = nil
 	}
 	ss.notice = &Notice{Code: "sessionRestored", Message: "the terminal restarted; your cash is safe"}
 	t.sess = ss

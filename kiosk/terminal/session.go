@@ -40,6 +40,7 @@ type session struct {
 	notice    *Notice
 	pay       *paymentView
 	voucher   *VoucherView
+	vouchers  []uplink.VoucherUse // earlier vouchers redeemed towards this payment
 	touched   time.Time
 }
 
@@ -84,6 +85,7 @@ type BillView struct {
 // CashView is the running total while notes go in.
 type CashView struct {
 	Credit    int64       `json:"credit"`
+	Vouchers  int64       `json:"vouchers"` // part of the credit from redeemed vouchers
 	Notes     []NoteCount `json:"notes"`
 	Accepting bool        `json:"accepting"`
 	InFlight  bool        `json:"inFlight"`
@@ -164,7 +166,11 @@ func (t *Terminal) snapshotLocked() Snapshot {
 			Arrears: b.Arrears, Prepaid: b.Prepaid, Paid: b.PaidAt != nil}
 	}
 	if ss.screen == ScreenCash || ss.credit > 0 || len(ss.flight) > 0 {
-		cv := &CashView{Credit: ss.credit, Accepting: ss.accepting, InFlight: len(ss.flight) > 0, Notes: []NoteCount{}, Accepted: []int64{}}
+		var fromVouchers int64
+		for _, v := range ss.vouchers {
+			fromVouchers += v.Amount
+		}
+		cv := &CashView{Credit: ss.credit, Vouchers: fromVouchers, Accepting: ss.accepting, InFlight: len(ss.flight) > 0, Notes: []NoteCount{}, Accepted: []int64{}}
 		for v, n := range ss.notes {
 			cv.Notes = append(cv.Notes, NoteCount{Value: v, Count: n})
 		}

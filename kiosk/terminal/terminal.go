@@ -90,6 +90,7 @@ type Terminal struct {
 	ackRepeat bool
 	vouchers  map[string]*Voucher
 	unsent    map[string]bool // vouchers the platform has not acknowledged
+	redeemed  map[string]bool // vouchers used towards a payment (or refunded)
 }
 
 // New builds a Terminal and recovers state from the journal.
@@ -125,6 +126,7 @@ func New(cfg Config) (*Terminal, error) {
 		wake:     make(chan struct{}, 1),
 		vouchers: map[string]*Voucher{},
 		unsent:   map[string]bool{},
+		redeemed: map[string]bool{},
 		runCtx:   context.Background(),
 	}
 	if err := t.recover(); err != nil {

@@ -66,7 +66,27 @@ type fakePlatform struct {
 	down     bool
 	refuse   bool
 	payments map[string]uplink.PaymentRequest
+	vouchers map[string]uplink.VoucherRequest // by idempotency key
 	calls    int
+}
+
+func (p *fakePlatform) IssueVoucher(ctx context.Context, key string, req uplink.VoucherRequest) (uplink.Voucher, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.down {
+		return uplink.Voucher{}, &uplink.Error{Status: 503, Retryable: true, Message: "down"}
+	}
+	if p.vouchers == nil {
+		p.vouchers = map[string]uplink.VoucherRequest{}
+	}
+	p.vouchers[key] = req
+	return uplink.Voucher{VoucherID: req.VoucherID, Amount: req.Amount, Status: uplink.VoucherIssued}, nil
+}
+
+func (p *fakePlatform) voucherCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.vouchers)
 }
 
 func (p *fakePlatform) Bill(ctx context.Context, u uplink.Utility, account string) (uplink.Bill, error) {
@@ -454,4 +474,75 @@ func TestOfflineLimitsReturnNotesOverTheCap(t *testing.T) {
 		t.Fatalf("offline view %+v notice %+v", s.Offline, s.Notice)
 	}
 	r.crash()
+}
+
+func TestVoucherIsForwardedAndRedeemedOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.db")
+	plat := &fakePlatform{}
+	plat.set(true, false) // the platform is away when the voucher is issued
+	r := start(t, path, plat, func(c *Config) { c.IdleTimeout = 100 * time.Millisecond })
+	r.term.mu.Lock()
+	r.term.online = true
+	r.term.mu.Unlock()
+	plat.mu.Lock()
+	plat.down = false // lookups work
+	plat.mu.Unlock()
+	r.toCash()
+	r.acc.note(t, 2000)
+	v := r.until("voucher", func(s Snapshot) bool { return s.Screen == ScreenVoucher }).Voucher
+	r.crash() // before or after forwarding: the journal decides
+
+	r = start(t, path, plat, nil)
+	deadline := time.Now().Add(5 * time.Second)
+	for plat.voucherCount() != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if plat.voucherCount() != 1 {
+		t.Fatalf("platform holds %d voucher records, want 1", plat.voucherCount())
+	}
+	// The next resident's payment uses it.
+	r.toCash()
+	if err := r.do("Voucher.Redeem", map[string]string{"voucherId": v.ID, "code": "000000"}); err == nil {
+		t.Fatal("a wrong code redeemed the voucher")
+	}
+	printed := r.prn.receipts()
+	_ = printed
+	payload := "tongban-voucher:" + v.ID + "?c=" + voucherCode(t, r, v.ID)
+	r.must("Voucher.Redeem", map[string]string{"payload": payload})
+	if s := r.term.Snapshot(); s.Cash.Credit != 2000 || s.Cash.Vouchers != 2000 {
+		t.Fatalf("after redeeming: credit %d vouchers %d", s.Cash.Credit, s.Cash.Vouchers)
+	}
+	if err := r.do("Voucher.Redeem", map[string]string{"payload": payload}); err == nil {
+		t.Fatal("one voucher redeemed twice")
+	}
+	r.acc.note(t, 10000)
+	r.crash() // mid-session: the voucher's credit must come back too
+
+	r = start(t, path, plat, nil)
+	if s := r.term.Snapshot(); s.Cash == nil || s.Cash.Credit != 12000 || s.Cash.Vouchers != 2000 {
+		t.Fatalf("restored cash %+v", s.Cash)
+	}
+	r.must("Payment.Confirm", nil)
+	r.until("paid", func(s Snapshot) bool { return s.Screen == ScreenDone })
+	plat.mu.Lock()
+	var req uplink.PaymentRequest
+	for _, p := range plat.payments {
+		req = p
+	}
+	plat.mu.Unlock()
+	if req.Amount != 12000 || len(req.Vouchers) != 1 || req.Vouchers[0].VoucherID != v.ID || req.Notes[0].Value != 10000 {
+		t.Fatalf("payment request %+v", req)
+	}
+	r.crash()
+}
+
+// voucherCode reads the code the terminal printed on the voucher.
+func voucherCode(t *testing.T, r *rig, id string) string {
+	r.term.mu.Lock()
+	defer r.term.mu.Unlock()
+	v := r.term.vouchers[id]
+	if v == nil {
+		t.Fatalf("voucher %s unknown", id)
+	}
+	return v.Code
 }

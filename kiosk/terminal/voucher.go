@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"tongban/kiosk/journal"
+	"tongban/kiosk/uplink"
 )
 
 // Voucher is a credit the terminal owes a resident: cash that went in but
@@ -15,6 +16,7 @@ import (
 // any later payment at this terminal can redeem it.
 type Voucher struct {
 	ID         string    `json:"voucherId"`
+	Key        string    `json:"key"` // idempotency key of its platform record
 	Code       string    `json:"code"`
 	Amount     int64     `json:"amount"`
 	Reason     string    `json:"reason"`
@@ -58,7 +60,7 @@ func randomString(alphabet string, n int) string {
 // issueVoucherLocked journals a voucher for amount and starts printing it.
 // ss, when not nil, is the session it ends: its screen shows the voucher.
 func (t *Terminal) issueVoucherLocked(session string, amount int64, reason string, ss *session) *Voucher {
-	v := &Voucher{ID: "V" + randomString(base32, 12), Code: randomString(codeChars, 6), Amount: amount, Reason: reason,
+	v := &Voucher{ID: "V" + randomString(base32, 12), Key: uplink.NewIdempotencyKey(), Code: randomString(codeChars, 6), Amount: amount, Reason: reason,
 		Session: session, TerminalID: t.cfg.TerminalID, IssuedAt: t.cfg.Now().UTC()}
 	if ss != nil {
 		v.Utility, v.Account = ss.utility, ss.account

@@ -41,8 +41,10 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
 
+# Every budget the issues name, as ratios against the physical limit.
 bench: build
-	BENCH=1 $(GO) test -count=1 -run 'Budget' -bench . -benchtime 300x ./kiosk/journal/ ./kiosk/cmd/kioskd/ ./drivers/... 2>&1 | grep -E '^(Benchmark|ok|FAIL|---|    .*(budget|ratio|idle|cpu|rss))' 
+	@BENCH=1 $(GO) test -count=1 -run 'Budget|IdlePollCPU' -v ./... 2>&1 | grep -E 'budget|idle|cpu|ratio|^(ok|FAIL|--- FAIL)' | grep -v '^ok.*no test files'
+	@$(GO) test -run '^$$' -bench . -benchtime 100x ./kiosk/journal/ ./drivers/id003/ ./drivers/ssp/ ./drivers/idcard/ ./drivers/scanner/... 2>&1 | grep -E '^Benchmark'
 
 # Static binaries for the boards inside terminals.
 cross:

@@ -64,8 +64,10 @@ type Record struct {
 	// Data carries the kind's structured payload (a payment request...).
 	// It must hold masked identifiers only.
 	Data json.RawMessage `json:"data,omitempty"`
-	Prev string          `json:"prev"`
-	Hash string          `json:"hash"`
+	// Prev and Hash are the chain: Hash = sha256(Prev || the record's
+	// JSON). They are kept beside the JSON, not in it.
+	Prev string `json:"-"`
+	Hash string `json:"-"`
 }
 
 // ErrCorrupt reports a broken hash chain: a torn write or tampering.
@@ -79,7 +81,7 @@ type Journal struct {
 	now  func() time.Time
 	mu   sync.Mutex
 	seq  uint64
-	hash string
+	head [32]byte
 }
 
 // Options tune Open.
@@ -117,37 +119,36 @@ func Open(path string, opts *Options) (*Journal, error) {
 	return j, nil
 }
 
-// verify walks the chain once, checking every link, and remembers the head.
+// verify walks the chain once, checking every link, and remembers the
+// head. It hashes the stored bytes as they are, without decoding them, so a
+// long journal opens quickly.
 func (j *Journal) verify() error {
-	prev := ""
+	var prev [32]byte
 	var seq uint64
 	err := j.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
-			var r Record
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("%w: record %x: %v", ErrCorrupt, k, err)
-			}
-			if len(k) != 8 || binary.BigEndian.Uint64(k) != r.Seq || r.Seq != seq+1 {
+			if len(k) != 8 || binary.BigEndian.Uint64(k) != seq+1 {
 				return fmt.Errorf("%w: record %x out of sequence after %d", ErrCorrupt, k, seq)
 			}
-			if r.Prev != prev || hashOf(r) != r.Hash {
-				return fmt.Errorf("%w: record %d fails its hash chain", ErrCorrupt, r.Seq)
+			if len(v) < 32 || chain(prev, v[32:]) != [32]byte(v[:32]) {
+				return fmt.Errorf("%w: record %d fails its hash chain", ErrCorrupt, seq+1)
 			}
-			prev, seq = r.Hash, r.Seq
+			prev, seq = [32]byte(v[:32]), seq+1
 			return nil
 		})
 	})
-	j.seq, j.hash = seq, prev
+	j.seq, j.head = seq, prev
 	return err
 }
 
-// hashOf is sha256 over the record's JSON with Hash empty, which covers Prev
-// and so chains every record to all before it.
-func hashOf(r Record) string {
-	r.Hash = ""
-	b, _ := json.Marshal(r)
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
+// chain is one link: sha256 over the previous hash and the record's JSON.
+func chain(prev [32]byte, body []byte) [32]byte {
+	h := sha256.New()
+	h.Write(prev[:])
+	h.Write(body)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
 }
 
 // Append commits r durably and returns it with Seq, Time and hashes set.
@@ -163,23 +164,26 @@ func (j *Journal) AppendAll(rs []Record) ([]Record, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	out := make([]Record, len(rs))
-	seq, prev := j.seq, j.hash
+	vals := make([][]byte, len(rs))
+	seq, prev := j.seq, j.head
 	now := j.now().UTC()
 	for i, r := range rs {
 		seq++
-		r.Seq, r.Time, r.Prev = seq, now, prev
-		r.Hash = hashOf(r)
-		prev = r.Hash
+		r.Seq, r.Time = seq, now
+		body, err := json.Marshal(r)
+		if err != nil {
+			return nil, fmt.Errorf("journal append %s: %w", r.Kind, err)
+		}
+		h := chain(prev, body)
+		r.Prev, r.Hash = hex.EncodeToString(prev[:]), hex.EncodeToString(h[:])
+		vals[i] = append(h[:], body...)
+		prev = h
 		out[i] = r
 	}
 	err := j.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
-		for _, r := range out {
-			v, err := json.Marshal(r)
-			if err != nil {
-				return err
-			}
-			if err := b.Put(key(r.Seq), v); err != nil {
+		for i, r := range out {
+			if err := b.Put(key(r.Seq), vals[i]); err != nil {
 				return err
 			}
 		}
@@ -188,7 +192,7 @@ func (j *Journal) AppendAll(rs []Record) ([]Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal append %s: %w", rs[0].Kind, err)
 	}
-	j.seq, j.hash = seq, prev
+	j.seq, j.head = seq, prev
 	return out, nil
 }
 
@@ -204,11 +208,25 @@ func (j *Journal) appendAll(rs []Record) (Record, error) {
 func (j *Journal) Scan(from uint64, fn func(Record) error) error {
 	return j.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucket).Cursor()
+		var prev []byte
+		if from > 1 {
+			if _, pv := c.Seek(key(from - 1)); len(pv) >= 32 {
+				prev = pv[:32:32]
+			}
+		}
+		if prev == nil {
+			prev = make([]byte, 32)
+		}
 		for k, v := c.Seek(key(from)); k != nil; k, v = c.Next() {
 			var r Record
-			if err := json.Unmarshal(v, &r); err != nil {
+			if len(v) < 32 {
+				return fmt.Errorf("%w: record %x too short", ErrCorrupt, k)
+			}
+			if err := json.Unmarshal(v[32:], &r); err != nil {
 				return fmt.Errorf("%w: record %x: %v", ErrCorrupt, k, err)
 			}
+			r.Prev, r.Hash = hex.EncodeToString(prev), hex.EncodeToString(v[:32])
+			prev = v[:32:32]
 			if err := fn(r); err != nil {
 				return err
 			}

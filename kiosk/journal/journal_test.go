@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -128,4 +129,52 @@ func BenchmarkAppend(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestBudgetAppendVsFsync measures a journal append against the physical
+// limit, one bbolt Update with fsync of a record of the same size, side by
+// side and interleaved so both see the same disk weather. Budget: 1.5x.
+func TestBudgetAppendVsFsync(t *testing.T) {
+	n := 200
+	if testing.Short() {
+		n = 50
+	}
+	dir := t.TempDir()
+	j, err := Open(filepath.Join(dir, "j.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	db, err := bolt.Open(filepath.Join(dir, "raw.db"), 0o600, &bolt.Options{FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	val := make([]byte, 330)
+	var tj, tb time.Duration
+	for i := 1; i <= n; i++ {
+		s := time.Now()
+		if _, err := j.Append(Record{Kind: NoteCredited, Session: "0123456789abcdef", Amount: 1000, Code: 0x63}); err != nil {
+			t.Fatal(err)
+		}
+		tj += time.Since(s)
+		s = time.Now()
+		err := db.Update(func(tx *bolt.Tx) error {
+			bk, err := tx.CreateBucketIfNotExists(bucket)
+			if err != nil {
+				return err
+			}
+			return bk.Put(key(uint64(i)), val)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb += time.Since(s)
+	}
+	ratio := float64(tj) / float64(tb)
+	t.Logf("budget: journal append %v vs bbolt Update+fsync %v per record over %d: ratio %.2f (budget 1.5)",
+		(tj / time.Duration(n)).Round(time.Microsecond), (tb / time.Duration(n)).Round(time.Microsecond), n, ratio)
+	if ratio > 1.5 {
+		t.Errorf("journal append costs %.2fx one fsync'd Update, budget 1.5x", ratio)
+	}
 }

@@ -47,6 +47,10 @@ const (
 	VoucherForwarded Kind = "voucher.forwarded"
 	VoucherRedeemed  Kind = "voucher.redeemed"
 	VoucherRefunded  Kind = "voucher.refunded"
+	// OrderCreated and OrderFinished bracket a mobile-wallet order: every
+	// order ends paid, closed or reversed (in Detail).
+	OrderCreated  Kind = "order.created"
+	OrderFinished Kind = "order.finished"
 )
 
 // Record is one journal entry. Seq, Time, Prev and Hash are filled by Append.

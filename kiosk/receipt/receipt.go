@@ -64,6 +64,9 @@ func (l Layout) Job(r terminal.Receipt) ([]byte, error) {
 	if r.Period != "" {
 		b.TwoColumn("账期", r.Period)
 	}
+	if r.Method == "mobile" {
+		b.TwoColumn("支付方式", map[string]string{"wechat": "微信支付", "alipay": "支付宝", "unionpay": "银联云闪付"}[r.Wallet]+" 扫码")
+	}
 	for _, n := range r.Notes {
 		b.TwoColumn(fmt.Sprintf("现金 %s元 x %d", Yuan(n.Value), n.Count), Yuan(n.Value*int64(n.Count)))
 	}

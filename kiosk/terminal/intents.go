@@ -32,7 +32,7 @@ func errf(code, format string, a ...any) *Error {
 // Commands is every intent the core accepts, by name.
 var Commands = []string{
 	"Session.Start", "Session.Cancel", "Session.Finish", "Session.Touch",
-	"Bill.Lookup", "Cash.Start", "Payment.Confirm", "Voucher.Redeem",
+	"Bill.Lookup", "Cash.Start", "Payment.Confirm", "Voucher.Redeem", "Mobile.Start",
 }
 
 // Do carries out one intent from a screen and returns its result. It checks
@@ -73,6 +73,8 @@ func (t *Terminal) Do(ctx context.Context, name string, payload json.RawMessage)
 		return nil, t.startCash()
 	case "Payment.Confirm":
 		return nil, t.confirm()
+	case "Mobile.Start":
+		return nil, t.startMobile(uplink.OrderDynamicQR, "")
 	case "Voucher.Redeem":
 		return nil, t.redeem(p.VoucherID, p.Code, p.Payload)
 	}
@@ -246,6 +248,13 @@ func (t *Terminal) cancel() error {
 	if ss.screen == ScreenPaying {
 		return errf("sequenceError", "payment in progress")
 	}
+	if ss.screen == ScreenMobile && ss.order != nil {
+		// The order is reversed (never within the guard after success) and
+		// the session returns to the bill once it has ended.
+		ss.order.Status = "cancelling"
+		t.publishLocked()
+		return nil
+	}
 	t.endLocked()
 	return nil
 }
@@ -294,7 +303,7 @@ func (t *Terminal) idleExpired(ss *session) {
 		return
 	}
 	switch {
-	case len(ss.flight) > 0 || ss.screen == ScreenPaying:
+	case len(ss.flight) > 0 || ss.screen == ScreenPaying || ss.screen == ScreenMobile:
 		// A note is on its way in, or the payment is being made: wait.
 		t.touchLocked()
 		return

@@ -15,6 +15,8 @@ import (
 // Receipt is what a printed receipt says.
 type Receipt struct {
 	Kind       string // "payment" (default) or "voucher"
+	Method     string // "cash" (default) or "mobile"
+	Wallet     string // wechat, alipay, unionpay for mobile payments
 	Reason     string // why a voucher was issued
 	TerminalID string
 	Time       time.Time

@@ -84,6 +84,12 @@ func (t *Terminal) recover() error {
 			if r.Session != "" {
 				get(r).consumed += r.Amount
 			}
+		case journal.OrderCreated:
+			if oo, ok := decodeOrder(r.Data); ok {
+				t.orders[oo.Request.OrderID] = oo
+			}
+		case journal.OrderFinished:
+			delete(t.orders, r.Ref)
 		case journal.VoucherForwarded:
 			delete(t.unsent, r.Ref)
 		case journal.VoucherRedeemed, journal.VoucherRefunded:

@@ -19,6 +19,7 @@ const (
 	ScreenPaying  Screen = "paying"  // confirmed: forwarding and printing
 	ScreenDone    Screen = "done"
 	ScreenVoucher Screen = "voucher" // cash that could not be paid, given back as a voucher
+	ScreenMobile  Screen = "mobile"  // a mobile-wallet order in progress
 )
 
 // session is one resident's visit. It holds what the resident typed and the
@@ -40,6 +41,7 @@ type session struct {
 	notice    *Notice
 	pay       *paymentView
 	voucher   *VoucherView
+	order     *OrderView
 	vouchers  []uplink.VoucherUse // earlier vouchers redeemed towards this payment
 	touched   time.Time
 }
@@ -62,6 +64,7 @@ type Snapshot struct {
 	Cash     *CashView             `json:"cash,omitempty"`
 	Payment  *paymentView          `json:"payment,omitempty"`
 	Voucher  *VoucherView          `json:"voucher,omitempty"`
+	Order    *OrderView            `json:"order,omitempty"`
 	Offline  *OfflineView          `json:"offline,omitempty"`
 	Busy     string                `json:"busy,omitempty"`
 	Notice   *Notice               `json:"notice,omitempty"`
@@ -114,9 +117,10 @@ type paymentView struct {
 
 // Services says which services the screen may offer now.
 type Services struct {
-	PlatformOnline bool `json:"platformOnline"`
-	CashAvailable  bool `json:"cashAvailable"`
-	PrinterReady   bool `json:"printerReady"`
+	PlatformOnline  bool `json:"platformOnline"`
+	CashAvailable   bool `json:"cashAvailable"`
+	PrinterReady    bool `json:"printerReady"`
+	MobileAvailable bool `json:"mobileAvailable"`
 }
 
 // DeviceView is a device's state as the screen shows it.
@@ -152,6 +156,8 @@ func (t *Terminal) snapshotLocked() Snapshot {
 		CashAvailable:  t.cfg.Cash != nil && t.devices["billValidator"].State == device.Online,
 		PrinterReady:   t.cfg.Printer != nil && t.devices["printer"].State == device.Online,
 	}
+	_, s.Services.MobileAvailable = t.cfg.Platform.(OrderPlatform)
+	s.Services.MobileAvailable = s.Services.MobileAvailable && t.online
 	if t.cfg.DemoSimControl != "" {
 		s.Demo = &DemoView{SimControl: t.cfg.DemoSimControl}
 	}
@@ -187,6 +193,10 @@ func (t *Terminal) snapshotLocked() Snapshot {
 	if ss.voucher != nil {
 		v := *ss.voucher
 		s.Voucher = &v
+	}
+	if ss.order != nil {
+		o := *ss.order
+		s.Order = &o
 	}
 	if !t.online {
 		s.Offline = &OfflineView{PerPayment: t.cfg.OfflinePerPayment, Remaining: t.offlineRemainingLocked()}

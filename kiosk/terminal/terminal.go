@@ -65,7 +65,11 @@ type Config struct {
 	// payments together. Zero means 200 and 1000 yuan.
 	OfflinePerPayment int64
 	OfflineTotal      int64
-	Now               func() time.Time
+	// OrderQueryInterval and OrderUnpaidTimeout pace mobile orders; zero
+	// means the uplink API's 5 s and 30 s.
+	OrderQueryInterval time.Duration
+	OrderUnpaidTimeout time.Duration
+	Now                func() time.Time
 }
 
 // Terminal is the core. Create it with New and start it with Run.
@@ -91,6 +95,7 @@ type Terminal struct {
 	vouchers  map[string]*Voucher
 	unsent    map[string]bool // vouchers the platform has not acknowledged
 	redeemed  map[string]bool // vouchers used towards a payment (or refunded)
+	orders    map[string]openOrder
 }
 
 // New builds a Terminal and recovers state from the journal.
@@ -116,6 +121,12 @@ func New(cfg Config) (*Terminal, error) {
 	if cfg.OfflineTotal == 0 {
 		cfg.OfflineTotal = 100000
 	}
+	if cfg.OrderQueryInterval == 0 {
+		cfg.OrderQueryInterval = uplink.OrderQueryInterval
+	}
+	if cfg.OrderUnpaidTimeout == 0 {
+		cfg.OrderUnpaidTimeout = uplink.OrderUnpaidTimeout
+	}
 	t := &Terminal{
 		cfg:      cfg,
 		log:      cfg.Logger,
@@ -127,6 +138,7 @@ func New(cfg Config) (*Terminal, error) {
 		vouchers: map[string]*Voucher{},
 		unsent:   map[string]bool{},
 		redeemed: map[string]bool{},
+		orders:   map[string]openOrder{},
 		runCtx:   context.Background(),
 	}
 	if err := t.recover(); err != nil {
@@ -142,6 +154,7 @@ func New(cfg Config) (*Terminal, error) {
 func (t *Terminal) Run(ctx context.Context) error {
 	t.mu.Lock()
 	t.runCtx = ctx
+	t.resumeOrders()
 	t.mu.Unlock()
 	var wg sync.WaitGroup
 	if c := t.cfg.Cash; c != nil {

@@ -546,3 +546,9 @@ func voucherCode(t *testing.T, r *rig, id string) string {
 	}
 	return v.Code
 }
+
+func newOnlineMonitor() *device.Monitor {
+	m := device.NewMonitor("printer", "fake", "/dev/null")
+	m.Set(device.Online, "")
+	return m
+}

@@ -35,6 +35,11 @@
       voucherPrinted: '凭证已打印，请取走。可在本终端下次缴费时抵用，或请网点工作人员退还现金。',
       voucherFailed: '凭证未能打印。请用手机拍下或扫描下方二维码，凭此向网点工作人员退款或下次缴费抵用。',
       voucherPrinting: '正在打印凭证…',
+      payMobile: '手机扫码支付', showCode: '也可在下方扫码器出示微信、支付宝或云闪付付款码',
+      mobileTitle: '请用手机扫码支付', mobileCreating: '正在生成收款码…', mobileWaiting: (s) => `等待支付，${s} 秒后自动取消`,
+      mobileCode: '正在向钱包扣款，请在手机上确认…', mobileCancelling: '正在取消订单…',
+      mobileNotPaid: '手机支付未完成，未扣款。可重新选择支付方式。', demoPayLink: '演示：打开手机支付页面',
+      voucherUnknown: '凭证号或校验码不正确', voucherUsed: '该凭证已使用或已退款',
       demoTitle: '演示模式：模拟投入纸币', demoSent: (v) => `已投入 ${v} 元`, demoFail: '模拟器未响应',
       state: { online: '正常', offline: '离线', noDevice: '未连接', hardwareError: '故障', userError: '需处理', busy: '忙', starting: '启动中' },
     },
@@ -69,6 +74,11 @@
       voucherPrinted: 'Your voucher has been printed. Use it for your next payment here, or ask the staff to refund it in cash.',
       voucherFailed: 'The voucher could not be printed. Photograph or scan this QR code: the staff refund it, or use it for your next payment.',
       voucherPrinting: 'Printing your voucher…',
+      payMobile: 'Pay by phone (QR)', showCode: 'Or show your WeChat, Alipay or UnionPay payment code to the scanner below',
+      mobileTitle: 'Scan with your phone to pay', mobileCreating: 'Creating the payment code…', mobileWaiting: (s) => `Waiting for payment; cancelled automatically in ${s} s`,
+      mobileCode: 'Charging your wallet: confirm on your phone if asked…', mobileCancelling: 'Cancelling the order…',
+      mobileNotPaid: 'The mobile payment did not go through and nothing was charged. Choose how to pay again.', demoPayLink: 'Demo: open the phone payment page',
+      voucherUnknown: 'Wrong voucher number or check code', voucherUsed: 'This voucher was already used or refunded',
       demoTitle: 'Demo: insert simulated notes', demoSent: (v) => `Inserted ${v} yuan`, demoFail: 'Simulator did not answer',
       state: { online: 'OK', offline: 'offline', noDevice: 'not connected', hardwareError: 'fault', userError: 'needs attention', busy: 'busy', starting: 'starting' },
     },
@@ -185,6 +195,7 @@
       case 'paying': return payingScreen(s);
       case 'done': return doneScreen(s);
       case 'voucher': return voucherScreen(s);
+      case 'mobile': return mobileScreen(s);
     }
     return [h('p', {}, s.screen)];
   }
@@ -238,7 +249,29 @@
       notice(s),
       h('div', { class: 'actions' },
         h('button', { type: 'button', class: 'secondary', id: 'btn-cancel', onclick: () => act('Session.Cancel') }, t('cancel')),
+        s.services.mobileAvailable && s.bill.amountDue > 0 ? h('button', { type: 'button', class: 'primary', id: 'btn-mobile', onclick: () => act('Mobile.Start') }, t('payMobile')) : null,
         h('button', { type: 'button', class: 'primary', id: 'btn-cash', disabled: !canCash, onclick: () => act('Cash.Start') }, t('payCash'))),
+      s.services.mobileAvailable && s.bill.amountDue > 0 ? h('p', { class: 'hint' }, t('showCode')) : null,
+    ];
+  }
+
+  function mobileScreen(s) {
+    const o = s.order;
+    const left = Math.max(0, Math.ceil((o.deadline - Date.now()) / 1000));
+    let body;
+    if (o.status === 'cancelling') body = h('p', { id: 'mobile-status' }, t('mobileCancelling'));
+    else if (o.kind === 'paymentCode') body = h('p', { id: 'mobile-status' }, t('mobileCode'));
+    else if (!o.qrPayload) body = h('p', { id: 'mobile-status' }, t('mobileCreating'));
+    else body = [
+      h('img', { class: 'qr', id: 'mobile-qr', alt: t('mobileTitle'), src: `/qr.png?text=${encodeURIComponent(o.qrPayload)}` }),
+      h('p', { class: 'center', id: 'mobile-status' }, t('mobileWaiting', left)),
+      s.demo ? h('p', { class: 'center' }, h('a', { href: o.qrPayload, target: '_blank', id: 'demo-pay-link' }, t('demoPayLink'))) : null,
+    ];
+    return [
+      h('h1', {}, t('mobileTitle')),
+      h('div', { class: 'card' }, h('div', { class: 'credit' }, h('span', {}, t('due')), h('span', { class: 'big money', id: 'mobile-amount' }, `${yuan(o.amount)} ${t('yuan')}`))),
+      body,
+      h('div', { class: 'actions' }, h('button', { type: 'button', class: 'secondary', id: 'btn-cancel', disabled: o.status === 'cancelling', onclick: () => act('Session.Cancel') }, t('cancel'))),
     ];
   }
 
@@ -353,6 +386,7 @@
     }
   }
 
+  setInterval(() => { if (snap && snap.screen === 'mobile') render(); }, 1000);
   $('lang').addEventListener('click', () => { lang = lang === 'zh' ? 'en' : 'zh'; if (snap && snap.session) act('Session.Touch'); render(); });
   render();
   connect();

@@ -31,7 +31,9 @@ const (
 	NotePowerUp       Kind = "note.powerUp"
 	// NoteRepeat is a device report of a note already credited (its
 	// acknowledgement was lost in a crash); it is not credit.
-	NoteRepeat          Kind = "note.repeat"
+	NoteRepeat Kind = "note.repeat"
+	// CoinCounted is a coin (or pulse-output note) counted: credit at once.
+	CoinCounted         Kind = "coin.counted"
 	PaymentSubmitted    Kind = "payment.submitted"
 	PaymentAcknowledged Kind = "payment.acknowledged"
 	PaymentRefused      Kind = "payment.refused"

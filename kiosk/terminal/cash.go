@@ -197,7 +197,63 @@ func (t *Terminal) afterNoteLocked() {
 		// Every note came back: nothing to pay.
 		ss.confirm = false
 		ss.accepting = true
-		t.cfg.Cash.Enable(t.acceptedValues())
+		t.enableCashLocked(true)
 	}
 	t.publishLocked()
+}
+
+// onCoin is the coin acceptor's handler. Coins have no escrow: a coin
+// counted is money in, journaled at once and credited to the session open
+// now, or to a voucher when there is none.
+func (t *Terminal) onCoin(ev cash.Event) cash.Decision {
+	if ev.Kind != cash.Credited || ev.Value <= 0 {
+		return cash.Return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ss := t.sess
+	rec := journal.Record{Kind: journal.CoinCounted, Amount: ev.Value, Detail: ev.Detail}
+	if ss != nil && (ss.screen == ScreenCash || ss.credit > 0) {
+		rec.Session = ss.id
+		t.creditLocked(ss, rec)
+		return cash.Return
+	}
+	t.creditLocked(nil, rec)
+	return cash.Return
+}
+
+// enableCashLocked switches every cash device on (for the values the
+// profile allows) or off together.
+func (t *Terminal) enableCashLocked(on bool) {
+	if t.cfg.Cash != nil {
+		if on {
+			t.cfg.Cash.Enable(t.acceptedValues())
+		} else {
+			t.cfg.Cash.Enable(nil)
+		}
+	}
+	if t.cfg.Coins != nil {
+		if on {
+			t.cfg.Coins.Enable(t.cfg.Coins.Denominations())
+		} else {
+			t.cfg.Coins.Enable(nil)
+		}
+	}
+}
+
+// CashBox is the cash box's content per value (fen) as the journal tells
+// it: every note stacked and coin counted since the journal began, less
+// what staff removed (cash-box removal arrives with staff mode).
+func (t *Terminal) CashBox() (map[int64]int, error) {
+	box := map[int64]int{}
+	err := t.cfg.Journal.Scan(1, func(r journal.Record) error {
+		switch r.Kind {
+		case journal.NoteStacked, journal.CoinCounted:
+			if r.Amount > 0 {
+				box[r.Amount]++
+			}
+		}
+		return nil
+	})
+	return box, err
 }

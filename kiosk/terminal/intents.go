@@ -157,8 +157,8 @@ func (t *Terminal) startCash() error {
 	if ss == nil || ss.screen != ScreenBill || ss.bill == nil {
 		return errf("sequenceError", "no bill to pay")
 	}
-	if t.cfg.Cash == nil {
-		return errf("deviceNotReady", "this terminal has no bill validator")
+	if t.cfg.Cash == nil && t.cfg.Coins == nil {
+		return errf("deviceNotReady", "this terminal takes no cash")
 	}
 	if !ss.opened {
 		// Journal what the cash will be for before any note can go in.
@@ -172,7 +172,7 @@ func (t *Terminal) startCash() error {
 		ss.opened = true
 	}
 	ss.screen, ss.accepting, ss.notice = ScreenCash, true, nil
-	t.cfg.Cash.Enable(t.acceptedValues())
+	t.enableCashLocked(true)
 	t.touchLocked()
 	t.publishLocked()
 	return nil
@@ -225,7 +225,7 @@ func (t *Terminal) confirm() error {
 		return errf("sequenceError", "no cash inserted yet")
 	}
 	ss.confirm, ss.accepting = true, false
-	t.cfg.Cash.Enable(nil)
+	t.enableCashLocked(false)
 	t.touchLocked()
 	if len(ss.flight) == 0 {
 		return t.beginPaymentLocked()
@@ -275,8 +275,8 @@ func (t *Terminal) finish() error {
 
 // endLocked wipes the session and goes home.
 func (t *Terminal) endLocked() {
-	if t.cfg.Cash != nil && t.sess != nil && t.sess.accepting {
-		t.cfg.Cash.Enable(nil)
+	if t.sess != nil && t.sess.accepting {
+		t.enableCashLocked(false)
 	}
 	t.sess = nil
 	if t.idle != nil {

@@ -153,8 +153,9 @@ func (t *Terminal) snapshotLocked() Snapshot {
 	}
 	s.Services = Services{
 		PlatformOnline: t.online,
-		CashAvailable:  t.cfg.Cash != nil && t.devices["billValidator"].State == device.Online,
-		PrinterReady:   t.cfg.Printer != nil && t.devices["printer"].State == device.Online,
+		CashAvailable: t.cfg.Cash != nil && t.devices["billValidator"].State == device.Online ||
+			t.cfg.Coins != nil && t.devices["coinAcceptor"].State == device.Online,
+		PrinterReady: t.cfg.Printer != nil && t.devices["printer"].State == device.Online,
 	}
 	_, s.Services.MobileAvailable = t.cfg.Platform.(OrderPlatform)
 	s.Services.MobileAvailable = s.Services.MobileAvailable && t.online

@@ -44,6 +44,7 @@ type Config struct {
 	Journal    *journal.Journal
 	Platform   Platform
 	Cash       cash.Acceptor // nil when the profile has no bill validator
+	Coins      cash.Acceptor // nil when the profile has no coin acceptor
 	Printer    Printer       // nil when the profile has no printer
 	Receipt    ReceiptFunc
 	// AcceptValues limits the notes (fen) taken; empty means all the
@@ -170,6 +171,17 @@ func (t *Terminal) Run(ctx context.Context) error {
 			defer wg.Done()
 			if err := c.Run(ctx, t.onCash); err != nil && ctx.Err() == nil {
 				t.log.Error("bill validator stopped", "err", err)
+			}
+		}()
+	}
+	if c := t.cfg.Coins; c != nil {
+		c.OnHealth(func(h device.Health) { t.deviceChanged("coinAcceptor", h) })
+		t.deviceChanged("coinAcceptor", c.Health())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Run(ctx, t.onCoin); err != nil && ctx.Err() == nil {
+				t.log.Error("coin acceptor stopped", "err", err)
 			}
 		}()
 	}

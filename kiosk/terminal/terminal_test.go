@@ -552,3 +552,35 @@ func newOnlineMonitor() *device.Monitor {
 	m.Set(device.Online, "")
 	return m
 }
+
+func TestCoinsAreCreditedJournaledAndCountedInTheCashBox(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.db")
+	coins := newFakeAcceptor()
+	r := start(t, path, &fakePlatform{}, func(c *Config) { c.Coins = coins })
+	r.toCash()
+	coins.send(cash.Event{Kind: cash.Credited, Value: 100, Detail: "10 pulses"})
+	coins.send(cash.Event{Kind: cash.Credited, Value: 100, Detail: "10 pulses"})
+	r.acc.note(t, 5000)
+	if c := r.term.Snapshot().Cash.Credit; c != 5200 {
+		t.Fatalf("credit %d, want 5200", c)
+	}
+	box, err := r.term.CashBox()
+	if err != nil || box[100] != 2 || box[5000] != 1 {
+		t.Fatalf("cash box %v %v", box, err)
+	}
+	r.must("Payment.Confirm", nil)
+	r.until("paid", func(s Snapshot) bool { return s.Screen == ScreenDone })
+	r.must("Session.Finish", nil)
+	// A coin that drops with nobody at the screen is not kept: it is a voucher.
+	coins.send(cash.Event{Kind: cash.Credited, Value: 100})
+	var vouchers int
+	for _, rec := range kindsOf(r) {
+		if rec.Kind == journal.VoucherIssued && rec.Amount == 100 {
+			vouchers++
+		}
+	}
+	if vouchers != 1 {
+		t.Fatalf("%d vouchers for the stray coin", vouchers)
+	}
+	r.crash()
+}

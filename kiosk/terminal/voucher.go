@@ -78,9 +78,7 @@ func (t *Terminal) issueVoucherLocked(session string, amount int64, reason strin
 		ss.accepting = false
 		ss.screen = ScreenVoucher
 		ss.voucher = &VoucherView{ID: v.ID, Code: v.Code, Amount: v.Amount, Reason: reason, Printed: "printing"}
-		if t.cfg.Cash != nil {
-			t.cfg.Cash.Enable(nil)
-		}
+		t.enableCashLocked(false)
 		t.publishLocked()
 	}
 	go t.printVoucher(ss, *v)

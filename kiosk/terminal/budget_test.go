@@ -82,9 +82,7 @@ func TestBudgetStartupWith100kRecords(t *testing.T) {
 		t.Fatalf("screen %s", s.Screen)
 	}
 	t.Logf("budget: start-up with %d journal records to a ready core: %v (budget 1s, ratio %.2f)", j.Len(), took.Round(time.Millisecond), took.Seconds())
-	if took > time.Second {
-		t.Errorf("start-up took %v, budget 1s", took)
-	}
+	overBudget(t, "start-up", took, time.Second)
 }
 
 // TestBudgetOfflineDrain10k: 10,000 payments queued while the platform was
@@ -137,13 +135,25 @@ func TestBudgetOfflineDrain10k(t *testing.T) {
 	budget := 30 * time.Second * time.Duration(n) / 10000
 	t.Logf("budget: %d queued payments drained in %v (%.0f/s; budget for 10,000: 30s, scaled %v, ratio %.2f)", n, took.Round(time.Millisecond),
 		float64(n)/took.Seconds(), budget, took.Seconds()/budget.Seconds())
-	if took > budget {
-		t.Errorf("drain took %v, budget %v", took, budget)
-	}
+	overBudget(t, "drain", took, budget)
 	term.mu.Lock()
 	left := len(term.pending)
 	term.mu.Unlock()
 	if left != 0 {
 		t.Errorf("%d payments still pending", left)
+	}
+}
+
+// overBudget holds a figure to its budget under `make bench` (BENCH=1, a
+// quiet machine). Under `make test` every package's tests share two cores,
+// so there only a gross regression (4x) fails; the figure is logged either way.
+func overBudget(t *testing.T, what string, got, budget time.Duration) {
+	t.Helper()
+	limit := budget
+	if os.Getenv("BENCH") == "" {
+		limit = 4 * budget
+	}
+	if got > limit {
+		t.Errorf("%s took %v, budget %v (limit here %v)", what, got, budget, limit)
 	}
 }

@@ -14,6 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
 	"time"
 
 	"tongban/drivers/device"
@@ -104,8 +108,87 @@ type Config struct {
 	// near the bottom of the receipt show. Default 200 ms; negative: none.
 	AfterJob  time.Duration
 	ChunkSize int // bytes written per chunk; default 256
+	// JobPoll is how often DLE EOT 1 is asked while a long job is being
+	// sent, so that a fault in the middle of it (cover opened and closed
+	// again, paper out) fails the job even if it is gone by the end.
+	// Default 250 ms; negative: only before and after the job.
+	JobPoll time.Duration
+
+	// Paper and fonts.
+	Charset codec.Charset // 2-byte codes the printer's font has: "gbk" (default), "gb18030", "gb2312"
+	QRMode  codec.QRMode  // "native" (GS ( k, default) or "raster" (GS v 0 image)
+	// FontPath lists TrueType/OpenType files, separated by ':', to draw
+	// lines with rare characters as images; each character comes from the
+	// first file that has it. Empty: every file of DefaultFontPaths that
+	// exists. "none": no font, rare characters print as '?'.
+	FontPath string
 
 	Logger *slog.Logger // default: discard
+}
+
+// DefaultFontPaths are the CJK fonts looked for when the profile names
+// none, in order: WenQuanYi Micro Hei (fonts-wqy-microhei), Noto Sans CJK
+// (fonts-noto-cjk), Droid Sans Fallback (fonts-droid-fallback). WenQuanYi
+// lacks most of CJK Extension A (䶮 among them); the others have it.
+func DefaultFontPaths() []string {
+	return []string{
+		"/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+		"/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+		"/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+	}
+}
+
+// Validate checks the settings that have no safe default.
+func (c Config) Validate() error {
+	if c.Path == "" {
+		return errors.New("printer: no path")
+	}
+	if c.Paper != 0 && !c.Paper.Valid() {
+		return fmt.Errorf("printer: paper %d mm: want 58 or 80", int(c.Paper))
+	}
+	if !c.Charset.Valid() {
+		return fmt.Errorf("printer: charset %q: want gbk, gb18030 or gb2312", string(c.Charset))
+	}
+	if !c.QRMode.Valid() {
+		return fmt.Errorf("printer: qr mode %q: want native or raster", string(c.QRMode))
+	}
+	return nil
+}
+
+// LoadFont reads and parses the fonts in pathList (separated by ':'; empty
+// means DefaultFontPaths) and chains them. Files that are missing are
+// skipped when they come from the default list and reported otherwise;
+// files that do not parse are always reported. It returns nil and the
+// errors when no font could be loaded. The font keeps the file bytes
+// (a few megabytes per CJK font).
+func LoadFont(pathList string) (*codec.Font, []string, []error) {
+	paths, explicit := filepath.SplitList(pathList), true
+	if pathList == "" {
+		paths, explicit = DefaultFontPaths(), false
+	}
+	var fonts []*codec.Font
+	var loaded []string
+	var errs []error
+	for _, path := range paths {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			if explicit || !errors.Is(err, os.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("font %s: %w", path, err))
+			}
+			continue
+		}
+		f, err := codec.ParseFont(data)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("font %s: %w", path, err))
+			continue
+		}
+		fonts = append(fonts, f)
+		loaded = append(loaded, path)
+	}
+	if len(fonts) == 0 && len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("no font found in %s", filepath.Join(paths...)))
+	}
+	return codec.JoinFonts(fonts...), loaded, errs
 }
 
 // DefaultLine is the line setting used when the profile names none.
@@ -147,6 +230,9 @@ func (c Config) withDefaults() Config {
 	if c.ChunkSize <= 0 {
 		c.ChunkSize = 256
 	}
+	if c.JobPoll == 0 {
+		c.JobPoll = 250 * time.Millisecond
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -167,6 +253,9 @@ type Printer struct {
 	nearEnd bool
 
 	lost chan struct{} // wakes Run when a caller found the port dead
+
+	fontOnce sync.Once
+	font     *codec.Font // parsed once, shared by every Builder
 }
 
 // New makes a printer from its profile entry. Nothing is opened until Run.
@@ -191,8 +280,40 @@ func (p *Printer) Line() serialport.Line { return p.cfg.Line }
 // Paper is the paper profile in use (after defaults).
 func (p *Printer) Paper() codec.PaperWidth { return p.cfg.Paper }
 
-// Builder starts a job for this printer's paper.
-func (p *Printer) Builder() *codec.Builder { return codec.NewBuilder(p.cfg.Paper) }
+// Builder starts a job for this printer: its paper, its font's charset,
+// its QR mode, and the font for lines with rare characters.
+func (p *Printer) Builder() *codec.Builder {
+	return codec.NewBuilder(p.cfg.Paper, p.BuilderOptions()...)
+}
+
+// BuilderOptions are the codec options Builder uses, for callers that make
+// their own codec.Builder.
+func (p *Printer) BuilderOptions() []codec.Option {
+	return []codec.Option{codec.WithFont(p.Font()), codec.WithCharset(p.cfg.Charset), codec.WithQRMode(p.cfg.QRMode)}
+}
+
+// Font is the font rare characters are drawn with, or nil if there is
+// none. It is read on first use, not at start: the default CJK fonts keep
+// about 8 MiB in memory, which a daemon that never prints a rare name
+// need not pay; the first receipt pays some 10-20 ms to read them.
+func (p *Printer) Font() *codec.Font {
+	p.fontOnce.Do(func() {
+		if p.cfg.FontPath == "none" {
+			return
+		}
+		f, loaded, errs := LoadFont(p.cfg.FontPath)
+		for _, err := range errs {
+			p.log.Warn("font for rare characters", "err", err)
+		}
+		if f == nil {
+			p.log.Warn("no font for rare characters: they print as '?'")
+			return
+		}
+		p.font = f
+		p.log.Info("font for rare characters loaded", "font", f.String(), "files", loaded)
+	})
+	return p.font
+}
 
 // Health is the current state, detail and counters.
 func (p *Printer) Health() device.Health { return p.mon.Health() }
@@ -216,6 +337,9 @@ func (p *Printer) release() { <-p.sem }
 // every PollInterval, and reopens the port when it goes away. It returns
 // nil when ctx ends.
 func (p *Printer) Run(ctx context.Context) error {
+	if err := p.cfg.Validate(); err != nil {
+		p.log.Error("printer profile", "err", err) // every job will fail; say why once
+	}
 	backoff := p.cfg.MinBackoff
 	failures := 0
 	for ctx.Err() == nil {
@@ -401,16 +525,22 @@ func (p *Printer) logDiscard(b []byte, when string) {
 // query sends DLE EOT n and waits up to StatusTimeout for a byte that
 // passes the validity mask; other bytes are logged and skipped.
 func (p *Printer) query(ctx context.Context, n byte) (byte, error) {
+	return p.queryWithin(ctx, n, p.cfg.StatusTimeout)
+}
+
+// queryWithin is query with its own timeout, for a request that may wait
+// behind job bytes still on the wire.
+func (p *Printer) queryWithin(ctx context.Context, n byte, timeout time.Duration) (byte, error) {
 	if err := p.writeAll(codec.RealTimeStatus{N: n}.Bytes()); err != nil {
 		p.lose(err)
 		return 0, fmt.Errorf("%w: send DLE EOT %d: %w", ErrNoDevice, n, err)
 	}
-	deadline := time.Now().Add(p.cfg.StatusTimeout)
+	deadline := time.Now().Add(timeout)
 	var b [1]byte
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
-			return 0, fmt.Errorf("%w: DLE EOT %d after %v", ErrNoReply, n, p.cfg.StatusTimeout)
+			return 0, fmt.Errorf("%w: DLE EOT %d after %v", ErrNoReply, n, timeout.Round(time.Millisecond))
 		}
 		if err := ctx.Err(); err != nil {
 			return 0, err
@@ -455,7 +585,8 @@ func (p *Printer) lose(err error) {
 	}
 	p.port.Close()
 	p.port = nil
-	p.nearEnd = false
+	// nearEnd is kept: a paper-near-end episode that outlasts a lost cable
+	// is still one episode.
 	p.mon.Count(CounterErrors, 1)
 	p.mon.Error(err)
 	p.mon.Set(device.NoDevice, "connection lost")
@@ -509,7 +640,8 @@ func (p *Printer) printLocked(ctx context.Context, job []byte) error {
 		return fmt.Errorf("printer %s: refused job: %w", name, &NotReadyError{Status: st})
 	}
 	start := time.Now()
-	if sent, err := p.writeJob(ctx, job); err != nil {
+	layout := layoutOf(job)
+	if sent, err := p.writeJob(ctx, job, layout.starts); err != nil {
 		return fmt.Errorf("printer %s: %w after %d of %d bytes: %w", name, ErrJobFailed, sent, len(job), err)
 	}
 	if !sleep(ctx, p.cfg.AfterJob) {
@@ -522,13 +654,7 @@ func (p *Printer) printLocked(ctx context.Context, job []byte) error {
 	if !st.Ready() {
 		return fmt.Errorf("printer %s: %w: %w", name, ErrJobFailed, &NotReadyError{Status: st})
 	}
-	cuts := 0
-	cmds, _ := codec.Parse(job)
-	for _, c := range cmds {
-		if _, ok := c.(codec.CutPaper); ok {
-			cuts++
-		}
-	}
+	cuts := layout.cuts
 	p.mon.Count(CounterReceipts, 1)
 	p.mon.Count(CounterCuts, int64(cuts))
 	p.log.Info("receipt printed", "bytes", len(job), "cuts", cuts, "took", time.Since(start).Round(time.Millisecond))
@@ -537,10 +663,17 @@ func (p *Printer) printLocked(ctx context.Context, job []byte) error {
 
 // writeJob writes job in chunks, never more than two chunks ahead of the
 // wire: a printer's input buffer is small and these lines have no flow
-// control. After the last chunk it waits until the job has left the line,
-// so the status request after it is not stuck behind the job and timed out.
-func (p *Printer) writeJob(ctx context.Context, job []byte) (int, error) {
+// control. Every JobPoll it asks DLE EOT 1 between two chunks and stops at
+// the first sign of trouble. After the last chunk it waits until the job
+// has left the line, so the status request after it is not stuck behind
+// the job and timed out.
+//
+// A request must never land inside another command's data (it would become
+// part of an image), so chunks end where a command starts whenever one
+// does, and the status is only asked there.
+func (p *Printer) writeJob(ctx context.Context, job []byte, starts []int) (int, error) {
 	start := time.Now()
+	lastPoll := start
 	sent := 0
 	for sent < len(job) {
 		// Wait until everything but the last chunk is on the wire.
@@ -548,7 +681,19 @@ func (p *Printer) writeJob(ctx context.Context, job []byte) (int, error) {
 		if !sleep(ctx, time.Until(start.Add(p.cfg.Line.WireTime(ahead)))) {
 			return sent, ctx.Err()
 		}
+		_, atCommand := slices.BinarySearch(starts, sent)
+		if p.cfg.JobPoll > 0 && sent > 0 && atCommand && time.Since(lastPoll) >= p.cfg.JobPoll {
+			// The request queues behind the chunk still on the wire.
+			if err := p.pollDuringJob(ctx, p.cfg.Line.WireTime(sent-ahead)); err != nil {
+				return sent, err
+			}
+			lastPoll = time.Now()
+		}
 		end := min(sent+p.cfg.ChunkSize, len(job))
+		// End the chunk where the last command in it starts, if any.
+		if i, found := slices.BinarySearch(starts, end); !found && i > 0 && starts[i-1] > sent && end < len(job) {
+			end = starts[i-1]
+		}
 		if err := p.writeAll(job[sent:end]); err != nil {
 			p.lose(err)
 			return sent, err
@@ -559,4 +704,72 @@ func (p *Printer) writeJob(ctx context.Context, job []byte) (int, error) {
 		return sent, ctx.Err()
 	}
 	return sent, nil
+}
+
+// jobLayout is what the driver needs to know about a job's commands.
+type jobLayout struct {
+	starts []int // offset of every command (and of every stretch of bytes the parser skips)
+	cuts   int
+}
+
+func layoutOf(job []byte) jobLayout {
+	var l jobLayout
+	ps := codec.NewParser()
+	ps.Write(job)
+	ps.Close()
+	off := 0
+	for {
+		c, err := ps.Next()
+		var se *codec.SyntaxError
+		switch {
+		case errors.Is(err, codec.ErrNeedMore):
+			return l
+		case errors.As(err, &se):
+			l.starts = append(l.starts, off)
+			off += len(se.Skipped)
+		case err == nil:
+			l.starts = append(l.starts, off)
+			off += len(c.Bytes())
+			if _, ok := c.(codec.CutPaper); ok {
+				l.cuts++
+			}
+		default:
+			return l // not reached: the parser returns only these
+		}
+	}
+}
+
+// pollDuringJob asks DLE EOT 1, answered at once even while printing. Any
+// stop condition takes a printer offline (bit 3); then the full status
+// says why, and a fault seen there fails the job even if it is gone by the
+// end of the job: the printer may have dropped part of the receipt.
+//
+// The full status must confirm the fault: an image in the job may hold
+// the bytes 10 04 n, which a printer can take for a status request and
+// answer, and that unasked reply may be read here as the answer.
+func (p *Printer) pollDuringJob(ctx context.Context, behind time.Duration) error {
+	b, err := p.queryWithin(ctx, 1, p.cfg.StatusTimeout+behind)
+	if err != nil {
+		if errors.Is(err, ErrNoReply) {
+			p.mon.Set(device.Offline, "no status reply")
+		}
+		return fmt.Errorf("status during job: %w", err)
+	}
+	var st codec.Status
+	if err := st.Apply(1, b); err != nil {
+		return err
+	}
+	if st.Ready() {
+		return nil
+	}
+	full, err := p.statusLocked(ctx)
+	if err != nil {
+		return fmt.Errorf("status during job: %w", err)
+	}
+	if full.Ready() {
+		p.log.Warn("printer said offline during a job, ready when asked again", "reply", fmt.Sprintf("%#02x", b))
+		return nil
+	}
+	p.log.Warn("printer stopped during a job", "status", full.Reason())
+	return &NotReadyError{Status: full}
 }

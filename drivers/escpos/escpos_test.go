@@ -45,26 +45,34 @@ func (s *syncBuffer) String() string {
 // terminal: the driver opens the follower (through a stable link) with
 // serialport.Open, the simulator sits on the leader.
 type rig struct {
-	t    *testing.T
-	ctx  context.Context
-	link string
-	dir  string
-	logs *syncBuffer
-	ep   *simport.Endpoint
-	sim  *sim.Printer
-	drv  *escpos.Printer
+	t     *testing.T
+	ctx   context.Context
+	link  string
+	dir   string
+	logs  *syncBuffer
+	ep    *simport.Endpoint
+	sim   *sim.Printer
+	drv   *escpos.Printer
+	paper codec.PaperWidth
 }
 
-func newRig(t *testing.T, withSim bool) *rig {
+// newRig starts a driver (58 mm paper, fast polling) and, if withSim, a
+// simulated printer; tweaks adjust the driver's profile.
+func newRig(t *testing.T, withSim bool, tweaks ...func(*escpos.Config)) *rig {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &rig{t: t, ctx: ctx, link: filepath.Join(t.TempDir(), "ttyPRN0"), dir: t.TempDir(), logs: &syncBuffer{}}
 	log := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	r.drv = escpos.New(escpos.Config{
+	cfg := escpos.Config{
 		Name: "receiptPrinter", Path: r.link, Paper: codec.Paper58,
 		PollInterval: 100 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
 		Logger: log,
-	})
+	}
+	for _, f := range tweaks {
+		f(&cfg)
+	}
+	r.paper = cfg.Paper
+	r.drv = escpos.New(cfg)
 	if withSim {
 		r.startSim()
 	}
@@ -99,7 +107,7 @@ func (r *rig) startSim() {
 		r.t.Fatal(err)
 	}
 	r.ep = ep
-	r.sim = sim.New(ep, sim.Config{Dir: r.dir, Paper: codec.Paper58,
+	r.sim = sim.New(ep, sim.Config{Dir: r.dir, Paper: r.paper,
 		Logger: slog.New(slog.NewTextHandler(r.logs, nil)).With("side", "sim")})
 	go r.sim.Run(r.ctx)
 }

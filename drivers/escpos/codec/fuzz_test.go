@@ -3,7 +3,10 @@ package codec
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
+
+	"golang.org/x/image/font/gofont/goregular"
 )
 
 // FuzzParser checks that any input, fed in chunks of any size, is parsed
@@ -80,4 +83,82 @@ func TestGarbageYieldsErrors(t *testing.T) {
 			t.Errorf("% x parsed without error", in)
 		}
 	}
+}
+
+// FuzzFont checks that no font file, however broken, makes ParseFont or
+// drawing with the result panic or hang: a bad file costs a '?' on the
+// receipt, never the daemon.
+func FuzzFont(f *testing.F) {
+	f.Add(tinyFont())
+	f.Add(misalignedTTC(f, tinyFont()))
+	f.Add(goregular.TTF[:1024])
+	f.Add([]byte("ttcf\x00\x01\x00\x00\x00\x00\x00\x01\x00\x00\x00\x10"))
+	f.Add([]byte("OTTO\x00\x01\x00\x00\x00\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		font, err := ParseFont(data)
+		if err != nil {
+			if !errors.Is(err, ErrFont) {
+				t.Fatalf("error %v does not wrap ErrFont", err)
+			}
+			return
+		}
+		b := NewBuilder(Paper58, WithFont(font)).Bold(true).Size(2, 3).Line("ø王 Ag?")
+		job, err := b.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, errs := Parse(job); len(errs) > 0 {
+			t.Fatalf("job does not parse: %v", errs)
+		}
+	})
+}
+
+// FuzzBuilderText checks that any text, with a font that draws some
+// characters the printer cannot print, builds a job that parses back with
+// no skipped bytes, and that every substitution points into the job.
+func FuzzBuilderText(f *testing.F) {
+	font, err := ParseFont(goregular.TTF)
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{"", "金额 20.00 元", "Bjørn ¥ 😀\n王䶮\r\n", "\x1b@\x00\x10\x04\x01", strings.Repeat("ø", 100), "a\nø\n\n"} {
+		f.Add(s, uint8(0))
+		f.Add(s, uint8(0xff))
+	}
+	f.Fuzz(func(t *testing.T, s string, flags uint8) {
+		paper := Paper58
+		if flags&1 != 0 {
+			paper = Paper80
+		}
+		var opts []Option
+		if flags&2 != 0 {
+			opts = append(opts, WithFont(font))
+		}
+		if flags&4 != 0 {
+			opts = append(opts, WithCharset(CharsetGB2312))
+		}
+		b := NewBuilder(paper, opts...).Align(Alignment(flags>>3%3)).Size(int(flags>>5)%8+1, 1).Text(s).TwoColumn(s, s).Text(s)
+		job, err := b.Bytes()
+		if err != nil {
+			if len(s) == 0 {
+				return
+			}
+			t.Fatal(err)
+		}
+		cmds, errs := Parse(job)
+		if len(errs) > 0 {
+			t.Fatalf("job does not parse: %v", errs)
+		}
+		for _, sub := range b.Substitutions() {
+			if sub.Offset < 0 || sub.Offset >= len(job) {
+				t.Fatalf("substitution %+v outside the %d-byte job", sub, len(job))
+			}
+		}
+		for _, rl := range b.RasterLines() {
+			if !bytes.HasPrefix(job[rl.Offset:], []byte{GS, 'v', '0'}) || rl.Width != paper.Dots() {
+				t.Fatalf("raster line %+v", rl)
+			}
+		}
+		_ = paper.Render(cmds)
+	})
 }

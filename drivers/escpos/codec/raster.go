@@ -109,35 +109,63 @@ func (l QRLevel) lib() qrcode.RecoveryLevel {
 // the 4-module quiet zone kept (printers do not add one). It is the host
 // side of printing a QR code as an image, for printers without GS ( k.
 func QRBitmap(payload string, level QRLevel, scale int) (Raster, error) {
-	if payload == "" {
-		return Raster{}, fmt.Errorf("qr raster: empty payload")
-	}
-	if !level.valid() {
-		return Raster{}, fmt.Errorf("qr raster: level %d: want 48..51", level)
-	}
 	if scale < 1 || scale > 16 {
 		return Raster{}, fmt.Errorf("qr raster: scale %d: want 1..16", scale)
 	}
+	m, err := qrMatrix(payload, level)
+	if err != nil {
+		return Raster{}, err
+	}
+	return scaleMatrix(m, scale), nil
+}
+
+// qrMatrix is the symbol's modules with the quiet zone, [y][x], true = black.
+func qrMatrix(payload string, level QRLevel) ([][]bool, error) {
+	if payload == "" {
+		return nil, fmt.Errorf("qr raster: empty payload")
+	}
+	if !level.valid() {
+		return nil, fmt.Errorf("qr raster: level %d: want 48..51", level)
+	}
 	q, err := qrcode.New(payload, level.lib())
 	if err != nil {
-		return Raster{}, fmt.Errorf("qr raster: %w", err)
+		return nil, fmt.Errorf("qr raster: %w", err)
 	}
 	// DisableBorder is only honoured before the first render; set it
 	// explicitly so the quiet zone is there whatever the library default.
 	q.DisableBorder = false
-	bm := q.Bitmap() // [y][x], true = black
+	bm := q.Bitmap()
 	if len(bm) == 0 {
-		return Raster{}, fmt.Errorf("qr raster: empty symbol")
+		return nil, fmt.Errorf("qr raster: empty symbol")
 	}
-	n := len(bm)
+	return bm, nil
+}
+
+// scaleMatrix draws each module of m as scale×scale dots.
+func scaleMatrix(m [][]bool, scale int) Raster {
+	n := len(m)
 	img := NewRaster(n*scale, n*scale)
 	for y := 0; y < n*scale; y++ {
-		row := bm[y/scale]
+		row := m[y/scale]
 		for x := 0; x < n*scale && x/scale < len(row); x++ {
 			if row[x/scale] {
 				img.Set(x, y, true)
 			}
 		}
 	}
-	return img, nil
+	return img
+}
+
+// shifted is r moved pad dots to the right on a wider image.
+func (r Raster) shifted(pad int) Raster {
+	out := NewRaster(pad+r.Width(), r.Height)
+	out.Mode = r.Mode
+	for y := 0; y < r.Height; y++ {
+		for x := 0; x < r.Width(); x++ {
+			if r.At(x, y) {
+				out.Set(pad+x, y, true)
+			}
+		}
+	}
+	return out
 }

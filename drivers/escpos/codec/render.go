@@ -58,7 +58,8 @@ func Render(cmds []Command) Rendering { return Paper80.Render(cmds) }
 // Render renders cmds on paper p: text decoded from GB18030 in Chinese
 // mode, wrapped and aligned to the paper's columns (a Chinese glyph is two
 // columns, each times the width multiplier); QR codes as "[QR: payload]";
-// images as "[image W×H dots]"; cuts as "--- cut ---". It models what a
+// images as "[image W×H dots]", or "[image W×H: rare-character line]" for
+// a line the Builder drew because the printer's font lacks a character; cuts as "--- cut ---". It models what a
 // printer that only knows 2-byte Chinese codes would show: bytes it could
 // not print come out as U+FFFD.
 func (p PaperWidth) Render(cmds []Command) Rendering {
@@ -197,7 +198,7 @@ func (r *renderer) command(c Command) {
 			}
 		}
 	case RasterImage:
-		r.special(LineImage, fmt.Sprintf("[image %dx%d dots]", c.Raster.Width(), c.Raster.Height))
+		r.special(LineImage, r.imageLabel(c.Raster))
 		r.out.Rasters = append(r.out.Rasters, c.Raster)
 	case Other:
 		if strings.HasPrefix(c.Name, "ESC 'J'") && r.lineCols > 0 {
@@ -205,6 +206,20 @@ func (r *renderer) command(c Command) {
 		}
 	}
 	// CR, KanjiOn/Off (carried by Text), DLE EOT, GS a and the rest print nothing.
+}
+
+// imageLabel names an image. One as wide as the paper and a whole number
+// of 24-dot text rows tall (at most 8) is what the Builder sends for a
+// line with characters the printer's font lacks; a QR symbol never has that
+// shape (its side is an odd number of modules times at most 16 dots).
+func (r *renderer) imageLabel(img Raster) string {
+	w, h := img.Width(), img.Height
+	if img.Mode == 0 || img.Mode == 48 {
+		if w == r.cols*CellWidthNarrow && h%CellHeight == 0 && h <= 8*CellHeight {
+			return fmt.Sprintf("[image %dx%d: rare-character line]", w, h)
+		}
+	}
+	return fmt.Sprintf("[image %dx%d dots]", w, h)
 }
 
 // flushText decodes the pending bytes the way the printer reads them.

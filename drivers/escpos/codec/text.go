@@ -59,21 +59,63 @@ type Substitution struct {
 	Offset int  // byte offset in the job where the substitute starts
 }
 
+// Charset is the set of 2-byte codes the printer's font has glyphs for.
+// Text is always sent as 2-byte GB18030 (which GBK and GB2312 are subsets
+// of); the charset only decides which characters count as printable.
+type Charset string
+
+const (
+	// CharsetGBK (the default): the 2-byte codes GBK defines. The few
+	// characters that GB18030 added to the 2-byte area (in the former
+	// user-defined codes FE50–FEA0 and A989–A995: CJK Extension A such
+	// as 䶮 U+4DAE = FE 9F, CJK radicals, ideographic description
+	// characters) are left out: GBK fonts have no glyph for them.
+	CharsetGBK Charset = "gbk"
+	// CharsetGB18030: every 2-byte GB18030 code, for printers whose font
+	// covers the whole 2-byte area.
+	CharsetGB18030 Charset = "gb18030"
+	// CharsetGB2312: only GB2312 (6763 hanzi and its symbols), for older
+	// printers; 喆, 镕 or 堃 are then rare characters too.
+	CharsetGB2312 Charset = "gb2312"
+)
+
+// Valid reports whether c is a known charset ("" counts as GBK).
+func (c Charset) Valid() bool {
+	return c == "" || c == CharsetGBK || c == CharsetGB18030 || c == CharsetGB2312
+}
+
 // glyphs encodes single runes into what a 2-byte-only printer can print.
 // An Encoder is stateless for GB18030, but it is not safe for concurrent
 // use, so each Builder (and each call of the free functions) has its own.
 type glyphs struct {
-	enc *encoding.Encoder
-	buf [8]byte
+	charset Charset
+	enc     *encoding.Encoder
+	gb2312  *encoding.Encoder // HZ-GB2312, used only to test membership
+	buf     [8]byte
 }
 
-func newGlyphs() *glyphs { return &glyphs{enc: simplifiedchinese.GB18030.NewEncoder()} }
+func newGlyphs() *glyphs { return newGlyphsFor(CharsetGBK) }
 
-// gb returns the 2-byte GB18030 code of r, or false if r has none.
+func newGlyphsFor(c Charset) *glyphs {
+	if c == "" {
+		c = CharsetGBK
+	}
+	g := &glyphs{charset: c, enc: simplifiedchinese.GB18030.NewEncoder()}
+	if c == CharsetGB2312 {
+		g.gb2312 = simplifiedchinese.HZGB2312.NewEncoder()
+	}
+	return g
+}
+
+// gb returns the 2-byte GB18030 code of r, or false if r has none or the
+// charset leaves it out.
 func (g *glyphs) gb(r rune) ([2]byte, bool) {
 	if r < 0x80 || (r >= 0xE000 && r <= 0xF8FF) {
 		// ASCII is not a 2-byte glyph; private-use code points map to the
 		// user-defined areas, which the printer's font leaves blank.
+		return [2]byte{}, false
+	}
+	if g.charset != CharsetGB18030 && gb18030Addition(r) {
 		return [2]byte{}, false
 	}
 	var src [4]byte
@@ -83,7 +125,21 @@ func (g *glyphs) gb(r rune) ([2]byte, bool) {
 	if err != nil || nDst != 2 {
 		return [2]byte{}, false
 	}
-	return [2]byte{g.buf[0], g.buf[1]}, true
+	code := [2]byte{g.buf[0], g.buf[1]}
+	if g.gb2312 != nil {
+		g.gb2312.Reset()
+		if _, _, err := g.gb2312.Transform(g.buf[:], src[:n], true); err != nil {
+			return [2]byte{}, false
+		}
+	}
+	return code, true
+}
+
+// gb18030Addition reports whether r is one of the blocks GB18030 mapped
+// into GBK's user-defined 2-byte codes: CJK Extension A, CJK Radicals
+// Supplement, Ideographic Description Characters, and U+303E.
+func gb18030Addition(r rune) bool {
+	return r >= 0x3400 && r <= 0x4DBF || r >= 0x2E80 && r <= 0x2EFF || r >= 0x2FF0 && r <= 0x2FFF || r == 0x303E
 }
 
 // classify says how r is printed: as one ASCII byte, as a 2-byte glyph, or
@@ -159,10 +215,16 @@ func Unprintable(s string) []rune {
 // puts left on its own line and right-aligns right on the next one, so
 // nothing is cut off. The result has no trailing newline.
 func TwoColumn(cols int, left, right string, fill rune) string {
+	return twoColumn(cols, left, right, fill, Columns)
+}
+
+// twoColumn is TwoColumn with the column count of a builder that may draw
+// some characters from a font.
+func twoColumn(cols int, left, right string, fill rune, columns func(string) int) string {
 	if fill == 0 || fill < 0x20 || fill >= 0x7F {
 		fill = ' ' // a fill must be one column wide and printable as ASCII
 	}
-	lw, rw := Columns(left), Columns(right)
+	lw, rw := columns(left), columns(right)
 	switch gap := cols - lw - rw; {
 	case gap >= 3 && fill != ' ':
 		return left + " " + strings.Repeat(string(fill), gap-2) + " " + right

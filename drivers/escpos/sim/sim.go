@@ -12,6 +12,13 @@
 // receipt in progress when the fault appeared is discarded, so no file is
 // written for it. Real-time status requests are still answered, so the
 // driver's check after the job sees the fault.
+//
+// Fault injection, for tests and the simulator process's control API:
+// SetPaperEnd, SetNearEnd, SetCoverOpen, SetCutterError, SetOffline (or
+// Set with a Fault), RunOutAfter and FaultAfter (a fault in the middle of
+// a job), JamNextCut, SetReplyDelay (a slow printer), DropBytes (bytes lost
+// on the way in), SendGarbage (noise on the way out); unplugging is the
+// pseudo terminal's (simport.Endpoint.Unplug/Replug).
 package sim
 
 import (
@@ -26,6 +33,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"tongban/drivers/escpos/codec"
 )
@@ -66,8 +74,11 @@ type Printer struct {
 	coverOpen bool
 	cutter    bool
 	offline   bool
-	runOut    int  // print bytes left before paper end; <0: never
-	asb       byte // GS a n; 0 = Automatic Status Back off
+	after     map[Fault]int // print bytes left before the fault; see FaultAfter
+	jamCut    bool          // the next cut fails with a cutter error
+	delay     time.Duration // before each batch of replies
+	drop      int           // host bytes still to lose
+	asb       byte          // GS a n; 0 = Automatic Status Back off
 	curCmds   []codec.Command
 	curRaw    []byte
 	receipts  []Receipt
@@ -84,7 +95,7 @@ func New(rw io.ReadWriter, cfg Config) *Printer {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Printer{rw: rw, cfg: cfg, log: cfg.Logger.With("sim", "escpos"), parser: codec.NewParser(), runOut: -1}
+	s := &Printer{rw: rw, cfg: cfg, log: cfg.Logger.With("sim", "escpos"), parser: codec.NewParser(), after: map[Fault]int{}}
 	s.seq = lastSeq(cfg.Dir) // continue numbering instead of overwriting
 	return s
 }
@@ -165,6 +176,12 @@ func (s *Printer) Feed(b []byte) {
 	var out []byte
 	var done []Receipt
 	s.mu.Lock()
+	if s.drop > 0 {
+		n := min(s.drop, len(b))
+		s.drop -= n
+		s.dropped += n
+		b = b[n:]
+	}
 	data := append(slices.Clone(s.tail), b...)
 	start := 0 // first byte of b not yet given to the parser
 	for i := 0; i+2 < len(data); i++ {
@@ -179,7 +196,11 @@ func (s *Printer) Feed(b []byte) {
 	}
 	out, done = s.parseLocked(b[start:], out, done)
 	s.tail = slices.Clone(data[max(0, len(data)-2):])
+	delay := s.delay
 	s.mu.Unlock()
+	if len(out) > 0 && delay > 0 {
+		time.Sleep(delay) // a slow device: it also reads nothing meanwhile
+	}
 	s.send(out)
 	for _, r := range done {
 		if s.cfg.OnReceipt != nil {
@@ -227,13 +248,23 @@ func (s *Printer) commandLocked(c codec.Command, out []byte, done []Receipt) ([]
 		s.dropped += len(raw)
 		return out, done
 	}
-	if s.runOut >= 0 {
-		s.runOut -= len(raw)
-		if s.runOut < 0 {
-			s.log.Info("paper ran out during a job")
-			s.dropped += len(raw)
-			return append(out, s.setLocked(&s.paperEnd, true)...), done
+	for f, left := range s.after {
+		if left -= len(raw); left >= 0 {
+			s.after[f] = left
+			continue
 		}
+		delete(s.after, f)
+		s.log.Info("fault during a job", "fault", f.String())
+		out = append(out, s.setLocked(s.flag(f), true)...)
+	}
+	if _, ok := c.(codec.CutPaper); ok && s.jamCut {
+		s.jamCut = false
+		s.log.Info("cutter jammed")
+		out = append(out, s.setLocked(&s.cutter, true)...)
+	}
+	if !s.readyLocked() { // stopped by this very command
+		s.dropped += len(raw)
+		return out, done
 	}
 	s.curCmds = append(s.curCmds, c)
 	s.curRaw = append(s.curRaw, raw...)
@@ -241,6 +272,42 @@ func (s *Printer) commandLocked(c codec.Command, out []byte, done []Receipt) ([]
 		done = append(done, s.finishLocked())
 	}
 	return out, done
+}
+
+// Fault is a condition that stops the printer.
+type Fault int
+
+const (
+	FaultPaperEnd Fault = iota
+	FaultCoverOpen
+	FaultCutterError
+	FaultOffline
+)
+
+func (f Fault) String() string {
+	switch f {
+	case FaultPaperEnd:
+		return "paper end"
+	case FaultCoverOpen:
+		return "cover open"
+	case FaultCutterError:
+		return "cutter error"
+	case FaultOffline:
+		return "offline"
+	}
+	return fmt.Sprintf("fault(%d)", int(f))
+}
+
+func (s *Printer) flag(f Fault) *bool {
+	switch f {
+	case FaultCoverOpen:
+		return &s.coverOpen
+	case FaultCutterError:
+		return &s.cutter
+	case FaultOffline:
+		return &s.offline
+	}
+	return &s.paperEnd
 }
 
 // finishLocked turns the commands since the last cut into a saved receipt.
@@ -327,14 +394,24 @@ func (s *Printer) send(b []byte) {
 	}
 }
 
-// SetPaperEnd puts the printer out of paper (true) or reloads it.
+// SetPaperEnd puts the printer out of paper (true) or reloads it, which
+// also cancels a pending RunOutAfter.
 func (s *Printer) SetPaperEnd(on bool) {
 	if !on {
 		s.mu.Lock()
-		s.runOut = -1
+		delete(s.after, FaultPaperEnd)
 		s.mu.Unlock()
 	}
 	s.set(&s.paperEnd, on)
+}
+
+// Set sets or clears a fault by name (for a control API).
+func (s *Printer) Set(f Fault, on bool) {
+	if f == FaultPaperEnd {
+		s.SetPaperEnd(on)
+		return
+	}
+	s.set(s.flag(f), on)
 }
 
 // SetNearEnd sets the paper-near-end sensor (printing continues).
@@ -351,11 +428,48 @@ func (s *Printer) SetOffline(on bool) { s.set(&s.offline, on) }
 
 // RunOutAfter makes the paper run out after n more bytes of print data
 // (every command but DLE EOT and GS a counts its length); n < 0 cancels.
-func (s *Printer) RunOutAfter(n int) {
+func (s *Printer) RunOutAfter(n int) { s.FaultAfter(FaultPaperEnd, n) }
+
+// FaultAfter sets fault f after n more bytes of print data, in the middle
+// of a job: the receipt in progress is lost, as on a real printer whose
+// cover is opened while it prints. n < 0 cancels.
+func (s *Printer) FaultAfter(f Fault, n int) {
 	s.mu.Lock()
-	s.runOut = n
+	defer s.mu.Unlock()
+	if n < 0 {
+		delete(s.after, f)
+		return
+	}
+	s.after[f] = n
+}
+
+// JamNextCut makes the next cut fail with a cutter error: the receipt is
+// printed but not cut, and the printer stops until SetCutterError(false).
+func (s *Printer) JamNextCut() {
+	s.mu.Lock()
+	s.jamCut = true
 	s.mu.Unlock()
 }
+
+// SetReplyDelay makes the printer slow: each batch of replies waits d
+// (and the printer reads nothing meanwhile). 0 restores it.
+func (s *Printer) SetReplyDelay(d time.Duration) {
+	s.mu.Lock()
+	s.delay = max(0, d)
+	s.mu.Unlock()
+}
+
+// DropBytes makes the printer lose the next n bytes from the host, as a
+// noisy line or an overrun buffer would.
+func (s *Printer) DropBytes(n int) {
+	s.mu.Lock()
+	s.drop = max(0, n)
+	s.mu.Unlock()
+}
+
+// SendGarbage sends b to the host unasked, as line noise or a confused
+// printer would.
+func (s *Printer) SendGarbage(b []byte) { s.send(slices.Clone(b)) }
 
 // Status is what the printer would answer to DLE EOT now.
 func (s *Printer) Status() codec.Status {

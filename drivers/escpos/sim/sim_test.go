@@ -294,3 +294,84 @@ func FuzzFeed(f *testing.F) {
 		}
 	})
 }
+
+func TestFaultAfterAndCutterJam(t *testing.T) {
+	for _, f := range []Fault{FaultPaperEnd, FaultCoverOpen, FaultCutterError, FaultOffline} {
+		t.Run(f.String(), func(t *testing.T) {
+			w := newWire()
+			s := New(w, Config{})
+			j := job(t, "x")
+			s.FaultAfter(f, len(j)/2)
+			s.Feed(j)
+			if len(s.Receipts()) != 0 || s.Dropped() != len(j) || s.Status().Ready() {
+				t.Fatalf("receipts %d dropped %d status %v", len(s.Receipts()), s.Dropped(), s.Status())
+			}
+			s.Set(f, false)
+			s.Feed(j) // the fault fired once: this one prints
+			if len(s.Receipts()) != 1 {
+				t.Fatal("no receipt after the fault was cleared")
+			}
+			s.FaultAfter(f, 0)
+			s.FaultAfter(f, -1) // cancelled
+			s.Feed(j)
+			if len(s.Receipts()) != 2 {
+				t.Fatal("cancelled fault fired")
+			}
+		})
+	}
+	s := New(newWire(), Config{})
+	s.JamNextCut()
+	s.Feed(job(t, "jammed"))
+	if st := s.Status(); !st.CutterError || len(s.Receipts()) != 0 {
+		t.Fatalf("status %v, %d receipts", st, len(s.Receipts()))
+	}
+	s.SetCutterError(false)
+	s.Feed(job(t, "ok"))
+	if len(s.Receipts()) != 1 {
+		t.Fatal("the jam outlived its cut")
+	}
+}
+
+func TestSlowGarbageAndDrops(t *testing.T) {
+	w := newWire()
+	s := New(w, Config{})
+	s.SetReplyDelay(80 * time.Millisecond)
+	start := time.Now()
+	s.Feed([]byte{0x10, 4, 1})
+	if d := time.Since(start); d < 80*time.Millisecond || !bytes.Equal(w.take(), []byte{0x12}) {
+		t.Fatalf("reply after %v", d)
+	}
+	s.SetReplyDelay(0)
+	s.SendGarbage([]byte{0xde, 0xad})
+	if got := w.take(); !bytes.Equal(got, []byte{0xde, 0xad}) {
+		t.Fatalf("garbage % x", got)
+	}
+	s.DropBytes(4)
+	s.Feed([]byte("abc"))
+	s.Feed([]byte{0x10, 4, 1, 0x10, 4, 2}) // the first request loses its DLE
+	if got := w.take(); !bytes.Equal(got, []byte{0x12}) || s.Dropped() != 4 {
+		t.Fatalf("replies % x, dropped %d", got, s.Dropped())
+	}
+}
+
+// A line the Builder drew as an image shows as such in the saved text,
+// and the rest of the receipt stays readable.
+func TestRareCharacterLineRendered(t *testing.T) {
+	dir := t.TempDir()
+	s := New(newWire(), Config{Dir: dir, Paper: codec.Paper80})
+	img := codec.NewRaster(576, 24)
+	img.Set(3, 3, true)
+	j, err := codec.NewBuilder(codec.Paper80).Init().Line("受理回执").Image(img).Line("请保留此凭证").Cut().Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Feed(j)
+	rs := s.Receipts()
+	if len(rs) != 1 {
+		t.Fatal("no receipt")
+	}
+	txt, _ := os.ReadFile(rs[0].TextPath)
+	if want := "受理回执\n[image 576x24: rare-character line]\n请保留此凭证\n--- cut ---\n"; string(txt) != want {
+		t.Errorf("text %q, want %q", txt, want)
+	}
+}

@@ -31,6 +31,7 @@ func (s *Server) routes() http.Handler {
 	api.HandleFunc("GET /v1/orders/{orderId}", s.handleGetOrder)
 	api.HandleFunc("POST /v1/orders/{orderId}/reverse", s.handleEndOrder(opOrderReverse))
 	api.HandleFunc("POST /v1/orders/{orderId}/close", s.handleEndOrder(opOrderClose))
+	api.HandleFunc("POST /v1/enroll", s.handleEnroll)
 	api.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, uplink.CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -40,10 +41,11 @@ func (s *Server) routes() http.Handler {
 			writeError(w, http.StatusBadRequest, uplink.CodeMissingTerminalID, "header X-Terminal-Id missing or invalid")
 			return
 		}
-		api.ServeHTTP(w, r)
+		s.serveSigned(w, r, api) // signatures of enrolled terminals (signing.go)
 	})
 
 	mux := http.NewServeMux()
+	s.appRoutes(api, mux) // catalog, persons, applications, cases, ratings, /track/ (applications.go)
 	mux.Handle("/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serveFaulty(w, r, v1)
 	}))
@@ -54,6 +56,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /ref/vouchers", s.handleRefVouchers)
 	mux.HandleFunc("GET /ref/orders", s.handleRefOrders)
 	mux.HandleFunc("POST /ref/orders/{orderId}/pay", s.handleRefPayOrder)
+	mux.HandleFunc("POST /ref/enrollment-tokens", s.handleIssueToken)
+	mux.HandleFunc("GET /ref/enrollments", s.handleRefEnrollments)
+	mux.HandleFunc("POST /ref/enrollments/{terminalId}/revoke", s.handleRefRevoke)
 	mux.HandleFunc("GET /verify/{paymentId}", s.handleVerify)
 	mux.HandleFunc("GET /pay/{orderId}", s.handlePayPage)
 	mux.HandleFunc("POST /pay/{orderId}", s.handlePayPagePost)

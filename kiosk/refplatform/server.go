@@ -51,6 +51,31 @@ type Options struct {
 	// OrderExpiry closes an order still pending this long after its
 	// creation (reason "expired"). 0 means 5 minutes.
 	OrderExpiry time.Duration
+	// DefaultTownship is the township of every terminal not bound with
+	// POST /ref/terminals/{terminalId}; empty means DefaultTownship
+	// (chengguan). Its catalog is what GET /v1/catalog returns them.
+	DefaultTownship string
+	// CaseStep is how long each step of a case's timeline takes (accepted
+	// → reviewing → decided → ready for pickup). 0 means 10 minutes;
+	// negative means cases move only by POST /ref/cases/{caseId}/advance.
+	CaseStep time.Duration
+
+	// RequireSignatures makes unsigned /v1/ requests from terminals that
+	// never enrolled fail too (401). Enrolled terminals must always sign.
+	// Off by default, so the demo's unenrolled terminal keeps working.
+	RequireSignatures bool
+	// SignatureSkew is how far a signature's created time may be from Now;
+	// 0 means uplink.DefaultSignatureSkew (5 minutes).
+	SignatureSkew time.Duration
+	// NationalCrypto makes every enrollment require an SM2 key, and SM2
+	// signatures afterwards (a token can also ask for it by itself).
+	NationalCrypto bool
+	// EnrollURL is the https base URL enrollment QR codes name; empty: the
+	// address ListenAndServeTLS listens on.
+	EnrollURL string
+	// ReplayCacheSize bounds the signature nonces remembered against
+	// replay; 0 means 100000.
+	ReplayCacheSize int
 }
 
 // Server is the reference platform.
@@ -61,6 +86,8 @@ type Server struct {
 	timeoutHold time.Duration
 	codeDelay   time.Duration // Options.PaymentCodeDelay as given (0: default)
 	orderExpiry time.Duration
+	apps        *appsState    // catalog, persons, applications, cases, ratings (applications.go)
+	prov        *provisioning // enrollment, terminal keys, signature checks (enroll.go, signing.go)
 	handler     http.Handler
 	fixedURL    bool // Options.PublicURL was given; otherwise the listen address decides
 
@@ -125,6 +152,11 @@ func New(opts Options) (*Server, error) {
 	}
 	if seeded {
 		s.log.Info("refplatform: seeded demo accounts", "dir", opts.DataDir)
+	}
+	s.prov = newProvisioning(opts)
+	if s.apps, err = newApps(opts, st); err != nil {
+		_ = st.close()
+		return nil, fmt.Errorf("refplatform: %w", err)
 	}
 	s.handler = s.routes()
 	return s, nil

@@ -36,6 +36,9 @@ type Client struct {
 	// HTTP is the client used for every call; nil means one built by
 	// NewHTTPClient on first use.
 	HTTP *http.Client
+	// Signer, when set, signs every request with the device key (RFC 9421,
+	// see signing.go); nil sends unsigned requests (demo platforms).
+	Signer *Signer
 
 	once   sync.Once
 	lazyHC *http.Client
@@ -398,8 +401,9 @@ func badReply(status int, msg string) *Error {
 
 // do sends one request and decodes a 2xx JSON reply into out. It returns
 // the status. Every failure is an *Error, a transport error (wrapped *url.Error)
-// or, when the caller's ctx ended, an error that wraps ctx.Err().
-func (c *Client) do(ctx context.Context, method, path string, body []byte, key string, out any) (int, error) {
+// or, when the caller's ctx ended, an error that wraps ctx.Err(). hdr are
+// extra request headers as name, value pairs (If-None-Match of a catalog).
+func (c *Client) do(ctx context.Context, method, path string, body []byte, key string, out any, hdr ...string) (int, error) {
 	if c.BaseURL == "" {
 		return 0, invalidArg("client has no BaseURL")
 	}
@@ -423,7 +427,10 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, key s
 	if key != "" {
 		req.Header.Set(HeaderIdempotencyKey, key)
 	}
-	resp, err := c.httpClient().Do(req)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := c.signedHTTP().Do(req)
 	if err != nil {
 		return 0, withCtx(ctx, fmt.Errorf("%s %s: %w", method, path, err))
 	}
@@ -494,6 +501,7 @@ func statusError(resp *http.Response, data []byte, tooBig bool) *Error {
 	if !tooBig && json.Unmarshal(data, &eb) == nil && eb.Error.Code != "" {
 		e.Code = eb.Error.Code
 		e.Message = eb.Error.Message
+		e.body = data // for replies whose detail goes beyond ErrorDetail (applicationError)
 	}
 	if ra := resp.Header.Get("Retry-After"); ra != "" {
 		if secs, err := strconv.Atoi(ra); err == nil && secs >= 0 && secs <= 3600 {

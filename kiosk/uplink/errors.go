@@ -24,6 +24,8 @@ type Error struct {
 	Message    string
 	Retryable  bool
 	RetryAfter time.Duration // from a Retry-After header, 0 if none
+
+	body []byte // the ErrorBody reply as received (at most MaxReplyBytes)
 }
 
 func (e *Error) Error() string {

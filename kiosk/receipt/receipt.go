@@ -27,6 +27,18 @@ func Yuan(fen int64) string {
 type Layout struct {
 	Paper codec.PaperWidth
 	Title string // e.g. the county's name for the terminal network
+	// Options gives the printer's builder options (its font for rare
+	// characters, charset, QR mode). It is called per receipt, so a font is
+	// loaded only when the first receipt is printed.
+	Options func() []codec.Option
+}
+
+func (l Layout) builder() *codec.Builder {
+	var opts []codec.Option
+	if l.Options != nil {
+		opts = l.Options()
+	}
+	return codec.NewBuilder(l.Paper, opts...)
 }
 
 var voucherReasons = map[string]string{
@@ -41,7 +53,7 @@ func (l Layout) Job(r terminal.Receipt) ([]byte, error) {
 	if r.Kind == "voucher" {
 		return l.voucher(r)
 	}
-	b := codec.NewBuilder(l.Paper).Init()
+	b := l.builder().Init()
 	title := l.Title
 	if title == "" {
 		title = "县乡通办自助终端"
@@ -101,7 +113,7 @@ func (l Layout) Job(r terminal.Receipt) ([]byte, error) {
 
 // voucher is the credit voucher: cash the terminal owes the resident.
 func (l Layout) voucher(r terminal.Receipt) ([]byte, error) {
-	b := codec.NewBuilder(l.Paper).Init()
+	b := l.builder().Init()
 	b.Align(codec.AlignCenter).Bold(true).Size(2, 2).Line("现金凭证").Size(1, 1).Bold(false)
 	b.Line("CREDIT VOUCHER")
 	b.Align(codec.AlignLeft).Line(strings.Repeat("-", l.Paper.Columns()))

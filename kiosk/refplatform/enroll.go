@@ -1,6 +1,6 @@
 package refplatform
 
-// Enrollment (API v1.2): one-time enrollment tokens issued by the operator
+// Enrollment: one-time enrollment tokens issued by the operator
 // (POST /ref/enrollment-tokens), POST /v1/enroll that trades one for a
 // terminal id, and the registry of enrolled terminals and their public
 // keys that request signatures are checked against (signing.go).
@@ -550,6 +550,10 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("refplatform: terminal enrolled", "terminal", e.TerminalID, "device", e.DeviceID,
 		"site", e.Site.Name, "township", e.Township.Code, "alg", e.Config.SignatureAlg)
+	// The catalog follows the township the terminal was enrolled for.
+	if _, err := s.BindTerminal(e.TerminalID, e.Township.Code); err != nil {
+		s.log.Warn("refplatform: enrolled terminal keeps the default catalog", "terminal", e.TerminalID, "township", e.Township.Code, "err", err)
+	}
 	writeJSON(w, http.StatusCreated, e)
 }
 

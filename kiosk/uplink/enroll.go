@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Enrollment (API v1.2): POST /v1/enroll trades a one-time enrollment token
+// Enrollment: POST /v1/enroll trades a one-time enrollment token
 // for a terminal id, the site, the township and the configuration. The
 // request carries the device's new public keys and is signed with each of
 // them (keyid = the device id, which is also X-Terminal-Id for this call),
@@ -92,8 +92,8 @@ type Township struct {
 
 // CatalogRef names the catalog the terminal should load for its township.
 type CatalogRef struct {
-	Township string `json:"township"`
-	Version  string `json:"version"`
+	Township string `json:"township"`          // the township parameter of GET /v1/catalog
+	Version  string `json:"version,omitempty"` // the version in force at enrollment, if the platform says
 }
 
 // TerminalConfig is the configuration the platform hands an enrolled

@@ -1,6 +1,6 @@
 package uplink
 
-// Request signing (API v1.2): RFC 9421 HTTP Message Signatures over the
+// Request signing: RFC 9421 HTTP Message Signatures over the
 // method, path, query, an RFC 9530 Content-Digest of the body, the
 // terminal id and the idempotency key, with the device key made at
 // enrollment. openapi.yaml ("Request signing") is the normative text; this
@@ -277,7 +277,7 @@ func componentValue(r *http.Request, name string) (string, error) {
 	if strings.HasPrefix(name, "@") || name == "" || strings.ToLower(name) != name {
 		return "", fmt.Errorf("unsupported component %q", name)
 	}
-	vals := r.Header.Values(name)
+	vals := slices.Clone(r.Header.Values(name)) // Values shares the header's slice
 	if len(vals) == 0 {
 		return "", fmt.Errorf("component %q: header missing", name)
 	}

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"tongban/drivers/simulator"
 	"tongban/provisioning/profile"
 )
 
@@ -23,6 +24,8 @@ func cmdDemo(ctx context.Context, args []string) error {
 	uiAddr := fs.String("listen", "127.0.0.1:8780", "touch-screen address (loopback)")
 	platAddr := fs.String("platform-listen", "127.0.0.1:8790", "reference platform address (loopback)")
 	simAddr := fs.String("sim-control", "127.0.0.1:8791", "simulator control address (loopback)")
+	svcAddr := fs.String("service", "127.0.0.1:8781", "technician status page and metrics address (loopback)")
+	bill := fs.String("bill", "", "bill validator protocol, id003 or ssp (default: the profile's, id003 for a new one)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -35,7 +38,7 @@ func cmdDemo(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(logs, 0o755); err != nil {
 		return err
 	}
-	for _, n := range []string{"platform", "sim", "ui"} {
+	for _, n := range []string{"platform", "sim", "ui", "service"} {
 		os.Remove(filepath.Join(dir, n+".addr"))
 	}
 	exe, err := os.Executable()
@@ -43,10 +46,9 @@ func cmdDemo(ctx context.Context, args []string) error {
 		return err
 	}
 	profPath := filepath.Join(dir, "profile.json")
-	if _, err := os.Stat(profPath); errors.Is(err, os.ErrNotExist) {
-		if err := writeDemoProfile(profPath); err != nil {
-			return fmt.Errorf("write demo profile: %w", err)
-		}
+	protocol, err := prepareDemoProfile(profPath, *bill)
+	if err != nil {
+		return err
 	}
 
 	var procs []*exec.Cmd
@@ -89,7 +91,7 @@ func cmdDemo(ctx context.Context, args []string) error {
 	if err := spawn("platform", "platform", "-data", dir, "-listen", *platAddr); err != nil {
 		return err
 	}
-	if err := spawn("sim", "sim", "-data", dir, "-control", *simAddr); err != nil {
+	if err := spawn("sim", "sim", "-data", dir, "-control", *simAddr, "-bill", protocol); err != nil {
 		return err
 	}
 	for _, n := range []string{"platform", "sim"} {
@@ -100,26 +102,41 @@ func cmdDemo(ctx context.Context, args []string) error {
 	plat, _ := readAddr(dir, "platform")
 	simc, _ := readAddr(dir, "sim")
 	if err := spawn("kioskd", "run", "-profile", profPath, "-data", dir, "-platform", "http://"+plat,
-		"-listen", *uiAddr, "-demo-sim", "http://"+simc); err != nil {
+		"-listen", *uiAddr, "-service", *svcAddr, "-demo-sim", "http://"+simc); err != nil {
 		return err
 	}
 	if err := waitReady(ctx, dir, "ui", exited); err != nil {
 		return err
 	}
 	ui, _ := readAddr(dir, "ui")
+	// The service starts before the screen; a failed listen is not fatal
+	// to the daemon, so its absence is reported rather than waited for.
+	status := "not available (see " + filepath.Join(logs, "kioskd.log") + ")"
+	if waitFile(ctx, filepath.Join(dir, "service.addr"), 2*time.Second) == nil {
+		svc, _ := readAddr(dir, "service")
+		status = "http://" + svc + "/status   (metrics: http://" + svc + "/metrics)"
+	}
 	fmt.Printf(`
-Tongban terminal demo is running (ready in %.1fs).
+Tongban terminal demo is running (ready in %.1fs), bill validator: %s.
 
   Touch screen:        http://%s/
-  County platform:     http://%s/ref/payments
+  Technician status:   %s
+  Check every device:  %[5]s doctor -data %[6]s
+  County platform:     http://%[7]s/ref/payments
   Insert a note:       use the demo panel on the screen, or
-                       %s sim insert 10 -data %s
-  Payments received:   %s platform payments -data %s
-  Receipts printed:    %s
-  Logs:                %s
+                       %[5]s sim insert 10 -data %[6]s
+  Insert a coin:       %[5]s sim coin 1 -data %[6]s   (while the screen takes cash)
+  ID card, scanner:    %[5]s sim card place resident -data %[6]s
+                       %[5]s sim scan CODE -data %[6]s
+  Inject a fault:      %[5]s sim fault printer paperEnd -data %[6]s
+                       (%[5]s sim faults lists them; FAULT:off or none clears)
+  Pull a cable:        %[5]s sim unplug scanner -data %[6]s   (replug puts it back)
+  Payments received:   %[5]s platform payments -data %[6]s
+  Receipts printed:    %[8]s
+  Logs:                %[9]s
 
 Press Ctrl-C to stop.
-`, time.Since(start).Seconds(), ui, plat, exe, *data, exe, *data, filepath.Join(dir, "sim", "receipts"), logs)
+`, time.Since(start).Seconds(), protocol, ui, status, exe, *data, plat, filepath.Join(dir, "sim", "receipts"), logs)
 
 	select {
 	case <-ctx.Done():
@@ -149,13 +166,92 @@ func waitReady(ctx context.Context, dir, name string, exited <-chan string) erro
 	}
 }
 
-// DemoProfile points every device at the simulators' stable links.
-func DemoProfile() *profile.Profile {
+// DemoProfile points every device at the simulators' stable links, with
+// the ID003 bill validator.
+func DemoProfile() *profile.Profile { return demoProfile(simulator.ProtocolID003) }
+
+// demoProfile is the demo's profile with the bill validator speaking
+// protocol. Paths are relative to the profile's folder, where the
+// simulator keeps sim/dev/.
+func demoProfile(protocol string) *profile.Profile {
+	notes := []int64{1000, 2000, 5000, 10000, 100, 500}
+	bv := profile.Device{Driver: "id003", Path: "sim/dev/bill-validator", Denominations: notes}
+	if protocol == simulator.ProtocolSSP {
+		bv = profile.Device{Driver: "ssp", Path: "sim/dev/bill-validator", Denominations: notes, Encrypted: true}
+	}
+	sim := func(name string) string { return profile.SimPinPrefix + name }
+	const board = "sim/dev/gpio"
 	return &profile.Profile{Devices: map[string]profile.Device{
-		"billValidator": {Driver: "id003", Path: "sim/dev/bill-validator",
-			Denominations: []int64{1000, 2000, 5000, 10000, 100, 500}},
-		"printer": {Driver: "escpos", Path: "sim/dev/printer", Paper: 80},
+		"billValidator": bv,
+		"printer":       {Driver: "escpos", Path: "sim/dev/printer", Paper: 80},
+		"idCardReader":  {Driver: "idcard", Path: "sim/dev/id-card-reader"},
+		"scanner":       {Driver: "scanner", Path: "sim/dev/scanner", Model: "newland", Mode: "auto"},
+		"coinAcceptor": {Driver: "pulse", Path: board, Pin: sim(simulator.PinCoin), InhibitPin: sim(simulator.PinCoinInhibit),
+			InhibitLevel: "high", ValuePerPulse: simulator.CoinValuePerPulse, ActiveLow: true, Denominations: simulator.Coins()},
+		"gpio": {Driver: "gpio", Path: board,
+			Inputs: []profile.GPIOInput{
+				{Name: "door", Kind: "door", Pin: sim(simulator.PinDoor)},
+				{Name: "tamper", Kind: "tamper", Pin: sim(simulator.PinTamper)},
+				{Name: "presence", Kind: "presence", Pin: sim(simulator.PinPresence)},
+			},
+			Lights: []profile.GPIOLight{
+				{Name: "cardSlot", Pin: sim(simulator.PinCardSlotLight)},
+				{Name: "noteSlot", Pin: sim(simulator.PinNoteSlotLight)},
+				{Name: "printer", Pin: sim(simulator.PinPrinterLight)},
+			}},
 	}}
 }
 
 func writeDemoProfile(path string) error { return profile.Write(path, DemoProfile()) }
+
+// prepareDemoProfile writes the demo profile if there is none, adds the
+// devices an older demo profile lacks, and switches the bill validator's
+// protocol if one is asked for. It returns the protocol the simulator must
+// speak.
+func prepareDemoProfile(path, protocol string) (string, error) {
+	switch protocol {
+	case "", simulator.ProtocolID003, simulator.ProtocolSSP:
+	default:
+		return "", fmt.Errorf("bill validator protocol %q: want id003 or ssp", protocol)
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if protocol == "" {
+			protocol = simulator.ProtocolID003
+		}
+		if err := profile.Write(path, demoProfile(protocol)); err != nil {
+			return "", fmt.Errorf("write demo profile: %w", err)
+		}
+		return protocol, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("demo profile: %w", err)
+	}
+	// Parse, not Load: paths stay relative as written.
+	p, err := profile.Parse(b)
+	if err != nil {
+		return "", fmt.Errorf("demo profile %s: %w (remove it to get a fresh one)", path, err)
+	}
+	current := p.Devices["billValidator"].Driver
+	if protocol == "" {
+		protocol = current
+		if protocol != simulator.ProtocolSSP {
+			protocol = simulator.ProtocolID003
+		}
+	}
+	want := demoProfile(protocol)
+	changed := false
+	for role, d := range want.Devices {
+		if _, ok := p.Devices[role]; !ok || (role == "billValidator" && current != protocol) {
+			p.Devices[role] = d
+			changed = true
+		}
+	}
+	if changed {
+		if err := profile.Write(path, p); err != nil {
+			return "", fmt.Errorf("update demo profile: %w", err)
+		}
+		fmt.Printf("Updated %s with the demo's devices.\n", path)
+	}
+	return protocol, nil
+}

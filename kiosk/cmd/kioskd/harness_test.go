@@ -31,6 +31,8 @@ type stack struct {
 	sim      *simulator.Simulator
 	simURL   string
 	uiAddr   string
+	svcAddr  string // the technician service
+	profile  *profile.Profile
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 }
@@ -42,7 +44,15 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
+// startStack runs the terminal with a bill validator and a printer.
 func startStack(t *testing.T) *stack {
+	t.Helper()
+	return startStackWith(t, nil)
+}
+
+// startStackWith runs the terminal with the profile prof makes for the
+// stack's data folder and simulator; nil: a bill validator and a printer.
+func startStackWith(t *testing.T, prof func(dir string, sim *simulator.Simulator) *profile.Profile) *stack {
 	t.Helper()
 	s := &stack{t: t, dir: t.TempDir()}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -72,19 +82,27 @@ func startStack(t *testing.T) *stack {
 	go func() { defer s.wg.Done(); sim.ListenAndServe(ctx, "127.0.0.1:0", func(a string) { ready <- a }) }()
 	s.simURL = "http://" + <-ready
 
-	prof := &profile.Profile{Devices: map[string]profile.Device{
-		"billValidator": {Driver: "id003", Path: sim.Link(simulator.BillValidator), Denominations: []int64{1000, 2000, 5000, 10000}},
-		"printer":       {Driver: "escpos", Path: sim.Link(simulator.Printer), Paper: 80},
-	}}
-	b, _ := json.Marshal(prof)
-	prof, err = profile.Parse(b) // fills the drivers' line settings as a loaded file would
-	if err != nil {
-		t.Fatal(err)
+	if prof == nil {
+		prof = func(string, *simulator.Simulator) *profile.Profile {
+			p := &profile.Profile{Devices: map[string]profile.Device{
+				"billValidator": {Driver: "id003", Path: sim.Link(simulator.BillValidator), Denominations: []int64{1000, 2000, 5000, 10000}},
+				"printer":       {Driver: "escpos", Path: sim.Link(simulator.Printer), Paper: 80},
+			}}
+			b, _ := json.Marshal(p)
+			p, err := profile.Parse(b) // fills the drivers' line settings as a loaded file would
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
 	}
+	s.profile = prof(s.dir, sim)
+	svcReady := make(chan string, 1)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		err := runDaemon(ctx, daemonConfig{Profile: prof, DataDir: s.dir, PlatformURL: s.platURL, Listen: "127.0.0.1:0",
+		err := runDaemon(ctx, daemonConfig{Profile: s.profile, DataDir: s.dir, PlatformURL: s.platURL, Listen: "127.0.0.1:0",
+			Service: "127.0.0.1:0", ServiceReady: func(a string) { svcReady <- a },
 			DemoSim: s.simURL, Log: log, Ready: func(a string) { ready <- a }})
 		if err != nil {
 			t.Errorf("daemon: %v", err)
@@ -94,6 +112,11 @@ func startStack(t *testing.T) *stack {
 	s.uiAddr = <-ready
 	if s.uiAddr == "" {
 		t.FailNow()
+	}
+	select {
+	case s.svcAddr = <-svcReady:
+	case <-time.After(5 * time.Second):
+		t.Fatal("technician service not served")
 	}
 	t.Cleanup(s.stop)
 	return s

@@ -5,6 +5,7 @@
 //	kioskd sim       the simulated devices on pseudo terminals
 //	kioskd platform  the reference county platform
 //	kioskd demo      all three, wired together (what `make run` starts)
+//	kioskd doctor    every device's state, from the running daemon
 package main
 
 import (
@@ -28,13 +29,23 @@ var version = "dev"
 const usage = `kioskd: Tongban self-service terminal daemon
 
 Usage:
-  kioskd run      [-profile FILE] [-data DIR] [-platform URL] [-listen ADDR]
-  kioskd sim      [-data DIR] [-control ADDR]
+  kioskd run      [-profile FILE] [-data DIR] [-platform URL] [-listen ADDR] [-service ADDR]
+  kioskd doctor   [-data DIR | -url URL] [-json]   every device's state; exit 1 if one is not online
+  kioskd sim      [-data DIR] [-control ADDR] [-bill id003|ssp]
   kioskd sim insert YUAN [-data DIR]     insert a note into the simulated bill validator
+  kioskd sim card place resident         put a sample ID card on the simulated reader
+  kioskd sim scan CODE                   hold a code up to the simulated scanner
+  kioskd sim fault DEVICE FAULT          inject a fault (kioskd sim faults lists them)
+  kioskd sim unplug|replug DEVICE        pull or put back a simulated cable
   kioskd sim state [-data DIR]           show the simulators' state (cash box, receipts)
+  kioskd sim help                        every simulator command
   kioskd platform [-data DIR] [-listen ADDR]
   kioskd platform payments [-data DIR | -url URL]
-  kioskd demo     [-data DIR]            the whole terminal on simulated hardware
+  kioskd platform token [-data DIR | -url URL] [-site-kind K -site-name N -township T] [-sm2]   an enrollment QR
+  kioskd provision [-data DIR] (-qr PAYLOAD | -token T -platform URL -pin HEX) [-sm2]   enroll this terminal
+  kioskd provision status|wipe [-data DIR]   show or wipe the terminal's identity
+  kioskd probe    [-json] [-write FILE] [paths...]   find the devices on the serial ports, propose a profile
+  kioskd demo     [-data DIR] [-bill id003|ssp]   the whole terminal on simulated hardware
   kioskd version
 
 Run "kioskd CMD -h" for a command's flags.
@@ -58,6 +69,12 @@ func main() {
 		err = cmdPlatform(ctx, args)
 	case "demo":
 		err = cmdDemo(ctx, args)
+	case "doctor":
+		err = cmdDoctor(ctx, args)
+	case "provision":
+		err = cmdProvision(ctx, args) // provision.go
+	case "probe":
+		err = cmdProbe(ctx, args) // probe.go
 	case "version":
 		fmt.Println("kioskd", version)
 	case "help", "-h", "--help":

@@ -20,11 +20,17 @@ func cmdPlatform(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "payments" {
 		return cmdPlatformPayments(ctx, args[1:])
 	}
+	if len(args) > 0 && args[0] == "token" {
+		return cmdPlatformToken(ctx, args[1:]) // provision.go
+	}
 	fs := flag.NewFlagSet("platform", flag.ContinueOnError)
 	data := fs.String("data", "data", "data folder (the platform keeps platform/refplatform.db in it)")
 	listen := fs.String("listen", "127.0.0.1:8790", "listen address (loopback)")
 	public := fs.String("public-url", "", "base URL printed in receipt QR codes (default: the listen address)")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
+	tlsListen := fs.String("tls-listen", "127.0.0.1:8793", "TLS address for enrollment and pinned, signed uplink (loopback; empty: none)")
+	requireSig := fs.Bool("require-signatures", false, "refuse unsigned requests from terminals that are not enrolled")
+	national := fs.Bool("national-crypto", false, "require SM2 keys and signatures of every terminal")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -33,11 +39,13 @@ func cmdPlatform(ctx context.Context, args []string) error {
 		return err
 	}
 	log := newLogger(os.Stderr, "platform", *level)
-	srv, err := refplatform.New(refplatform.Options{DataDir: dir, PublicURL: *public, Logger: log})
+	srv, err := refplatform.New(refplatform.Options{DataDir: dir, PublicURL: *public, Logger: log,
+		RequireSignatures: *requireSig, NationalCrypto: *national})
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
+	defer servePlatformTLS(ctx, srv, *tlsListen, *data, log)() // provision.go
 	return srv.ListenAndServe(ctx, *listen, func(addr string) {
 		log.Info("reference county platform ready", "url", "http://"+addr)
 		if err := writeAddr(*data, "platform", addr); err != nil {

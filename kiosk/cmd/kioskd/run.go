@@ -11,9 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"tongban/drivers/escpos"
-	escposcodec "tongban/drivers/escpos/codec"
-	"tongban/drivers/id003"
 	"tongban/kiosk/journal"
 	"tongban/kiosk/receipt"
 	"tongban/kiosk/terminal"
@@ -29,11 +26,16 @@ type daemonConfig struct {
 	DataDir     string // the daemon keeps kiosk/journal.db and kiosk/identity.json here
 	PlatformURL string
 	Listen      string
+	// Service is the technician's status, device list and metrics address
+	// (loopback); empty serves none.
+	Service     string
 	DemoSim     string
 	IdleTimeout time.Duration
 	Log         *slog.Logger
 	// Ready receives the screen's address once it is served.
 	Ready func(addr string)
+	// ServiceReady receives the technician service's address.
+	ServiceReady func(addr string)
 }
 
 func cmdRun(ctx context.Context, args []string) error {
@@ -42,6 +44,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	data := fs.String("data", "data", "data folder")
 	plat := fs.String("platform", "http://127.0.0.1:8790", "county platform base URL")
 	listen := fs.String("listen", "127.0.0.1:8780", "touch-screen address (loopback only)")
+	svc := fs.String("service", "127.0.0.1:8781", "technician status page, device list and metrics address (loopback only; empty: none)")
 	demoSim := fs.String("demo-sim", "", "simulator control URL: shows the demo note panel on the screen")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
 	idle := fs.Duration("idle-timeout", 90*time.Second, "an untouched session ends after this (with cash inside: a voucher is printed)")
@@ -57,6 +60,13 @@ func cmdRun(ctx context.Context, args []string) error {
 		Ready: func(addr string) {
 			log.Info("touch screen ready", "url", "http://"+addr+"/")
 			if err := writeAddr(*data, "ui", addr); err != nil {
+				log.Error("write address file", "err", err)
+			}
+		},
+		Service: *svc,
+		ServiceReady: func(addr string) {
+			log.Info("technician service ready", "status", "http://"+addr+"/status", "metrics", "http://"+addr+"/metrics")
+			if err := writeAddr(*data, "service", addr); err != nil {
 				log.Error("write address file", "err", err)
 			}
 		}})
@@ -85,19 +95,34 @@ func runDaemon(ctx context.Context, c daemonConfig) error {
 		DemoSimControl: c.DemoSim,
 		IdleTimeout:    c.IdleTimeout,
 	}
-	if d, ok := c.Profile.Devices["billValidator"]; ok {
-		cfg.Cash = id003.New(id003.Config{Name: "billValidator", Path: d.Path, Line: d.Line, Logger: c.Log})
-		cfg.AcceptValues = d.Denominations
+	// Every device is built in devices.go; the core drives the cash
+	// devices and the printer itself.
+	devs, err := buildDevices(c.Profile, c.Log)
+	if err != nil {
+		return err
 	}
-	if d, ok := c.Profile.Devices["printer"]; ok {
-		paper := escposcodec.PaperWidth(d.Paper)
-		cfg.Printer = escpos.New(escpos.Config{Name: "printer", Path: d.Path, Line: d.Line, Paper: paper, Logger: c.Log})
-		cfg.Receipt = receipt.Layout{Paper: paper}.Job
+	if devs.Cash != nil {
+		cfg.Cash = devs.Cash
+		cfg.AcceptValues = devs.AcceptValues
+	}
+	if devs.Coins != nil {
+		cfg.Coins = devs.Coins
+	}
+	if devs.Printer != nil {
+		cfg.Printer = devs.Printer
+		cfg.Receipt = receipt.Layout{Paper: devs.Paper}.Job
 	}
 	core, err := terminal.New(cfg)
 	if err != nil {
 		return err
 	}
+	// The other devices (their scans go to the core) and the technician's
+	// service run beside the core, under the daemon's context.
+	stopDevices, err := devs.start(ctx, c, id.DeviceID, core.Scanned)
+	if err != nil {
+		return err
+	}
+	defer stopDevices()
 	c.Log.Info("kioskd starting", "version", version, "terminal", id.DeviceID, "journal", j.Len(), "platform", c.PlatformURL)
 
 	var demoOrigins []string

@@ -343,6 +343,27 @@ func (s *Simulator) loadBox(bucket []byte) (map[int64]int, error) {
 	return box, nil
 }
 
+// readBox reads a box's counts without writing (State is polled).
+func (s *Simulator) readBox(bucket []byte) (map[int64]int, error) {
+	box := map[int64]int{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			if len(k) == 8 && len(v) == 8 {
+				box[int64(binary.BigEndian.Uint64(k))] = int(binary.BigEndian.Uint64(v))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("simulator: %s: %w", bucket, err)
+	}
+	return box, nil
+}
+
 // saveNote persists the cash box count: the simulator's cash is one of the
 // independent sources the money checks compare against.
 func (s *Simulator) saveNote(value int64) { s.count(cashBucket, value) }
@@ -606,7 +627,7 @@ func (s *Simulator) State() State {
 	ca.Inhibited = s.lines.Level(PinCoinInhibit) == gpio.High
 	ca.Pulses, ca.Trains = s.coin.Sent()
 	ca.CoinBox = map[string]int{}
-	if coins, err := s.loadBox(coinBucket); err == nil {
+	if coins, err := s.readBox(coinBucket); err == nil {
 		for v, n := range coins {
 			ca.CoinBox[fmt.Sprint(v)] = n
 			ca.Total += v * int64(n)

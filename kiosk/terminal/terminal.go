@@ -93,6 +93,9 @@ type Terminal struct {
 	// ackRepeat: the last note event journaled was a credit, whose ACK may
 	// not have reached the acceptor before a crash.
 	ackRepeat bool
+	hmu       sync.Mutex // guards hq only, never held with mu
+	hq        map[string]device.Health
+	hwake     chan struct{}
 	vouchers  map[string]*Voucher
 	unsent    map[string]bool // vouchers the platform has not acknowledged
 	redeemed  map[string]bool // vouchers used towards a payment (or refunded)
@@ -136,6 +139,8 @@ func New(cfg Config) (*Terminal, error) {
 		pending:  map[string]pendingPayment{},
 		subs:     map[int]chan Snapshot{},
 		wake:     make(chan struct{}, 1),
+		hq:       map[string]device.Health{},
+		hwake:    make(chan struct{}, 1),
 		vouchers: map[string]*Voucher{},
 		unsent:   map[string]bool{},
 		redeemed: map[string]bool{},
@@ -164,7 +169,7 @@ func (t *Terminal) Run(ctx context.Context) error {
 			c.Enable(t.acceptedValues()) // a restored session takes notes again
 		}
 		t.mu.Unlock()
-		c.OnHealth(func(h device.Health) { t.deviceChanged("billValidator", h) })
+		c.OnHealth(t.healthFrom("billValidator"))
 		t.deviceChanged("billValidator", c.Health())
 		wg.Add(1)
 		go func() {
@@ -175,7 +180,7 @@ func (t *Terminal) Run(ctx context.Context) error {
 		}()
 	}
 	if c := t.cfg.Coins; c != nil {
-		c.OnHealth(func(h device.Health) { t.deviceChanged("coinAcceptor", h) })
+		c.OnHealth(t.healthFrom("coinAcceptor"))
 		t.deviceChanged("coinAcceptor", c.Health())
 		wg.Add(1)
 		go func() {
@@ -186,7 +191,7 @@ func (t *Terminal) Run(ctx context.Context) error {
 		}()
 	}
 	if p := t.cfg.Printer; p != nil {
-		p.OnHealth(func(h device.Health) { t.deviceChanged("printer", h) })
+		p.OnHealth(t.healthFrom("printer"))
 		t.deviceChanged("printer", p.Health())
 		if r, ok := p.(interface{ Run(context.Context) error }); ok {
 			wg.Add(1)
@@ -198,7 +203,11 @@ func (t *Terminal) Run(ctx context.Context) error {
 			}()
 		}
 	}
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		t.pumpHealth(ctx)
+	}()
 	go func() {
 		defer wg.Done()
 		t.forward(ctx)
@@ -210,6 +219,39 @@ func (t *Terminal) Run(ctx context.Context) error {
 	<-ctx.Done()
 	wg.Wait()
 	return nil
+}
+
+// healthFrom is a device's health callback. Drivers may call it from any
+// goroutine, including inside a call the core made while holding its lock
+// (Enable), so it only queues the newest report per device; pumpHealth
+// applies it.
+func (t *Terminal) healthFrom(role string) func(device.Health) {
+	return func(h device.Health) {
+		t.hmu.Lock()
+		t.hq[role] = h
+		t.hmu.Unlock()
+		select {
+		case t.hwake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (t *Terminal) pumpHealth(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.hwake:
+		}
+		t.hmu.Lock()
+		q := t.hq
+		t.hq = map[string]device.Health{}
+		t.hmu.Unlock()
+		for role, h := range q {
+			t.deviceChanged(role, h)
+		}
+	}
 }
 
 func (t *Terminal) deviceChanged(role string, h device.Health) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"tongban/kiosk/receipt"
 	"tongban/kiosk/terminal"
 	"tongban/kiosk/uplink"
+	"tongban/provisioning/enroll"
 	"tongban/provisioning/identity"
 	"tongban/provisioning/profile"
 	"tongban/ui"
@@ -87,10 +89,19 @@ func runDaemon(ctx context.Context, c daemonConfig) error {
 	}
 	defer j.Close()
 
+	terminalID, platformURL := id.DeviceID, c.PlatformURL
+	client := uplink.NewClient(c.PlatformURL, id.DeviceID)
+	// An enrolled terminal talks to the platform it enrolled with, over the
+	// pinned connection, and signs every request with its device key.
+	if signed, eid, err := enroll.UplinkClient(dir); err == nil {
+		client, terminalID, platformURL = signed, eid.TerminalID(), signed.BaseURL
+	} else if !errors.Is(err, identity.ErrNotEnrolled) {
+		return fmt.Errorf("enrolled identity: %w", err)
+	}
 	cfg := terminal.Config{
-		TerminalID:     id.DeviceID,
+		TerminalID:     terminalID,
 		Journal:        j,
-		Platform:       uplink.NewClient(c.PlatformURL, id.DeviceID),
+		Platform:       client,
 		Logger:         c.Log,
 		DemoSimControl: c.DemoSim,
 		IdleTimeout:    c.IdleTimeout,
@@ -110,7 +121,7 @@ func runDaemon(ctx context.Context, c daemonConfig) error {
 	}
 	if devs.Printer != nil {
 		cfg.Printer = devs.Printer
-		cfg.Receipt = receipt.Layout{Paper: devs.Paper}.Job
+		cfg.Receipt = receipt.Layout{Paper: devs.Paper, Options: devs.Printer.BuilderOptions}.Job
 	}
 	core, err := terminal.New(cfg)
 	if err != nil {
@@ -123,7 +134,7 @@ func runDaemon(ctx context.Context, c daemonConfig) error {
 		return err
 	}
 	defer stopDevices()
-	c.Log.Info("kioskd starting", "version", version, "terminal", id.DeviceID, "journal", j.Len(), "platform", c.PlatformURL)
+	c.Log.Info("kioskd starting", "version", version, "terminal", terminalID, "journal", j.Len(), "platform", platformURL)
 
 	var demoOrigins []string
 	if c.DemoSim != "" {

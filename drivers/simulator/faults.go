@@ -89,7 +89,52 @@ func (s *Simulator) id003Faults() map[string]fault {
 			return nil
 		}}
 	}
-	t["none"] = fault{apply: func(context.Context, string, bool) error { s.id003.SetFault(id003sim.FaultNone); return nil }}
+	line := func(f func(*lineFaults)) error {
+		if s.line == nil {
+			return fmt.Errorf("the validator is not running")
+		}
+		s.line.set(f)
+		return nil
+	}
+	t["garbage:N"] = fault{help: "the next N replies (1) start with noise bytes",
+		apply: func(_ context.Context, a string, _ bool) error {
+			n, err := intArg(a, 1)
+			if err != nil {
+				return err
+			}
+			return line(func(l *lineFaults) { l.garbage += n })
+		}}
+	t["dropBytes:N"] = fault{help: "the next N replies (1) each lose their last byte",
+		apply: func(_ context.Context, a string, _ bool) error {
+			n, err := intArg(a, 1)
+			if err != nil {
+				return err
+			}
+			return line(func(l *lineFaults) { l.lossy += n })
+		}}
+	t["dropReplies:N"] = fault{help: "the next N replies (1) are lost on the line",
+		apply: func(_ context.Context, a string, _ bool) error {
+			n, err := intArg(a, 1)
+			if err != nil {
+				return err
+			}
+			return line(func(l *lineFaults) { l.lost += n })
+		}}
+	t["slow:MS"] = fault{help: "every reply waits MS ms (100); slow:off restores", lasting: true,
+		apply: func(_ context.Context, a string, on bool) error {
+			d, err := msArg(a, 100*time.Millisecond)
+			if err != nil {
+				return err
+			}
+			if !on {
+				d = 0
+			}
+			return line(func(l *lineFaults) { l.delay = d })
+		}}
+	t["none"] = fault{apply: func(context.Context, string, bool) error {
+		s.id003.SetFault(id003sim.FaultNone)
+		return line(func(l *lineFaults) { l.garbage, l.lossy, l.lost, l.delay = 0, 0, 0, 0 })
+	}}
 	return t
 }
 

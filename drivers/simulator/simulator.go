@@ -116,6 +116,7 @@ type Simulator struct {
 
 	serial map[string]*serialDev
 	id003  *id003sim.Sim // one of id003 and ssp is set
+	line   *lineFaults   // line faults for the ID003 validator
 	ssp    *sspsim.Sim
 	pr     *escpossim.Printer
 	idc    *idcardsim.Sim
@@ -310,7 +311,8 @@ func (s *Simulator) Run(ctx context.Context) error {
 	if s.ssp != nil {
 		serve(BillValidator, func() error { return s.ssp.Serve(ctx, s.serial[BillValidator].port) })
 	} else {
-		serve(BillValidator, func() error { return s.id003.Serve(ctx, s.serial[BillValidator].port) })
+		s.line = &lineFaults{ReadWriter: s.serial[BillValidator].port}
+		serve(BillValidator, func() error { return s.id003.Serve(ctx, s.line) })
 	}
 	serve(Printer, func() error { return s.pr.Run(ctx) })
 	serve(IDCardReader, func() error { return s.idc.Serve(ctx, s.serial[IDCardReader].port) })

@@ -200,9 +200,9 @@ func (f *Framer) Next() (Frame, error) {
 			return skip(ErrIncomplete, f.take(s))
 		}
 		if end < 0 {
-			if len(f.buf) > f.cfg.MaxLen {
+			if len(f.buf) > f.cfg.MaxLen+f.halfSuffix() {
 				f.overlong = true
-				return skip(ErrTooLong, f.take(len(f.buf)))
+				return skip(ErrTooLong, f.take(len(f.buf)-f.halfSuffix()))
 			}
 			return nil, ErrNeedMore
 		}
@@ -233,10 +233,21 @@ func (f *Framer) discard() (Frame, error) {
 		f.overlong = false
 		f.afterCR = f.cfg.Suffix == SuffixAuto && f.buf[end] == cr
 		return skip(ErrTooLong, f.take(end+tl))
-	case len(f.buf) > f.cfg.MaxLen:
-		return skip(ErrTooLong, f.take(len(f.buf)))
+	case len(f.buf) > f.cfg.MaxLen+f.halfSuffix():
+		return skip(ErrTooLong, f.take(len(f.buf)-f.halfSuffix()))
 	}
 	return nil, ErrNeedMore
+}
+
+// halfSuffix is 1 when the buffer ends in a CR that may be the first half
+// of a CR LF suffix still on its way: it must not be judged (or dropped)
+// before its LF arrives, or the way the bytes were chunked would change
+// what is read.
+func (f *Framer) halfSuffix() int {
+	if f.cfg.Suffix == SuffixCRLF && len(f.buf) > 0 && f.buf[len(f.buf)-1] == cr {
+		return 1
+	}
+	return 0
 }
 
 // read checks and strips one read: raw is its wire bytes, n the data length.

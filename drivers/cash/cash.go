@@ -10,6 +10,7 @@ package cash
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"tongban/drivers/device"
 )
@@ -41,6 +42,9 @@ type Event struct {
 	Value  int64  // fen; 0 when unknown (e.g. a reject)
 	Code   byte   // the device's denomination code, if any
 	Detail string // reject reason, failure text, where the note is
+	// At is when the device's report reached the driver (the last byte of
+	// the frame read), for latency accounting; zero if the driver cannot say.
+	At time.Time
 }
 
 func (e Event) String() string {

@@ -42,6 +42,7 @@ type runner struct {
 	h cash.Handler
 
 	note        *note
+	readAt      time.Time    // when the last bytes arrived from the device
 	last        codec.Status // last device state seen (not 4A/4B)
 	powerUpSeen bool         // PowerUpWithNote already reported for this power up
 	state       device.State // shadow of the monitor, to skip redundant Sets
@@ -57,6 +58,9 @@ func (r *runner) setState(s device.State, detail string) {
 }
 
 func (r *runner) emit(ev cash.Event) cash.Decision {
+	if ev.At.IsZero() {
+		ev.At = r.readAt
+	}
 	r.d.log.Info("cash event", "kind", ev.Kind, "fen", ev.Value, "code", fmt.Sprintf("%02X", ev.Code), "detail", ev.Detail)
 	return r.h(ev)
 }
@@ -191,6 +195,9 @@ func (s *session) exchange(cmd codec.Command, data []byte, timeout time.Duration
 		n, err := s.port.Read(s.rbuf[:])
 		if err != nil {
 			return codec.Frame{}, fmt.Errorf("read %s: %w", s.d.cfg.Path, err)
+		}
+		if n > 0 {
+			s.r.readAt = time.Now()
 		}
 		s.dec.Feed(s.rbuf[:n]) // n == 0 is the read timeout; the loop checks the deadline
 	}

@@ -210,6 +210,16 @@ func (s *session) onEscrow(code byte) error {
 	n := r.note
 	if n == nil || n.credited || n.returned {
 		value, known := s.d.valueOf(code)
+		if !known && code != codec.EscrowBarcode {
+			// Reconnected to an acceptor that already holds a note: the
+			// table was never read on this port. Ask now (8A is answered in
+			// any state) rather than hand back a note we could value.
+			var sent [2]byte
+			if err := s.readTable(sent); err != nil {
+				return err
+			}
+			value, known = s.d.valueOf(code)
+		}
 		n = &note{code: code, value: value, known: known}
 		r.note = n
 		s.d.mon.Count("notes", 1)

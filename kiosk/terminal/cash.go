@@ -28,6 +28,20 @@ func (t *Terminal) onCash(ev cash.Event) cash.Decision {
 	rec := journal.Record{Session: sid, Amount: ev.Value, Code: int(ev.Code), Detail: ev.Detail}
 	switch ev.Kind {
 	case cash.Escrowed:
+		if ss != nil && ss.restored && ev.Value <= 0 && len(ss.flight) > 0 {
+			// The note the journal ordered stacked is back in escrow but the
+			// device cannot value it: it goes back to the resident, so it is
+			// no longer in flight (and never credited as of unknown fate).
+			rec.Kind = journal.NoteEscrowed
+			ret := rec
+			ret.Kind, ret.Amount, ret.Detail = journal.NoteReturnOrdered, ss.flight[0], unvaluedReturn
+			if _, err := t.cfg.Journal.AppendAll([]journal.Record{rec, ret}); err != nil {
+				t.log.Error("journal", "err", err)
+			}
+			ss.flight = ss.flight[1:]
+			t.afterNoteLocked()
+			return cash.Return
+		}
 		resumed := ss != nil && ss.restored && slices.Contains(ss.flight, ev.Value)
 		take := ss != nil && ev.Value > 0 && (resumed || ss.accepting && ss.screen == ScreenCash && t.withinLimitLocked(ss, ev.Value))
 		rec.Kind = journal.NoteEscrowed
@@ -95,6 +109,12 @@ func (t *Terminal) onCash(ev cash.Event) cash.Decision {
 		rec.Kind = journal.NoteReturned
 		if ss != nil && takeValue(&ss.flight, ev.Value) {
 			t.afterNoteLocked()
+		} else if ss != nil && ss.restored && ev.Value <= 0 && len(ss.flight) > 0 {
+			// A return the driver cannot value after a restart: the note in
+			// flight came back to the resident.
+			rec.Amount = ss.flight[0]
+			ss.flight = ss.flight[1:]
+			t.afterNoteLocked()
 		}
 	case cash.Rejected:
 		rec.Kind = journal.NoteRejected
@@ -128,6 +148,10 @@ func (t *Terminal) onCash(ev cash.Event) cash.Decision {
 	t.publishLocked()
 	return cash.Return
 }
+
+// unvaluedReturn marks the return order of a note from before a restart
+// that the device could not value: replay takes it out of flight too.
+const unvaluedReturn = "escrowed again after a restart, value unknown: returned"
 
 // creditLocked journals a credit and adds it to the session; with no
 // session open the credit is not lost: it becomes a voucher.

@@ -63,6 +63,10 @@ func (t *Terminal) recover() error {
 			if r.Session != "" {
 				takeValue(&get(r).flight, r.Amount)
 			}
+		case journal.NoteReturnOrdered:
+			if r.Session != "" && r.Detail == unvaluedReturn {
+				takeValue(&get(r).flight, r.Amount)
+			}
 		case journal.PaymentSubmitted:
 			var pp pendingPayment
 			if err := json.Unmarshal(r.Data, &pp); err != nil {

@@ -323,6 +323,17 @@ func TestNoteInFlightAtCrashIsCreditedExactlyOnce(t *testing.T) {
 			r.acc.mon.Set(device.Online, "accepting notes")
 		}, 0},
 		{"device says nothing: fate unknown", func(r *rig) { r.acc.mon.Set(device.Online, "accepting notes") }, 5000},
+		{"back in escrow but unvalued: returned", func(r *rig) {
+			if d := r.acc.send(cash.Event{Kind: cash.Escrowed, Detail: "unknown denomination code 65"}); d != cash.Return {
+				t.Fatal("an unvalued note was stacked")
+			}
+			r.acc.send(cash.Event{Kind: cash.Returned, Detail: "note not seen in escrow"})
+			r.acc.mon.Set(device.Online, "accepting notes")
+		}, 0},
+		{"returned unvalued after restart", func(r *rig) {
+			r.acc.send(cash.Event{Kind: cash.Returned, Detail: "note not seen in escrow"})
+			r.acc.mon.Set(device.Online, "accepting notes")
+		}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "j.db")

@@ -66,6 +66,12 @@ func (t *Terminal) onCash(ev cash.Event) cash.Decision {
 			return cash.Return
 		}
 		if !resumed {
+			if ss.restored {
+				// The acceptor takes a new note, so whatever it held before
+				// the restart is settled: the old notes' fate is final and
+				// unknown, and the resident gets them before this one counts.
+				t.settleRestoredLocked(ss)
+			}
 			ss.flight = append(ss.flight, ev.Value)
 		}
 		t.ackRepeat = false
@@ -196,16 +202,23 @@ func takeValue(list *[]int64, v int64) bool {
 // fate, and the resident gets the benefit of the doubt.
 func (t *Terminal) settleLocked(h device.Health) {
 	ss := t.sess
-	if ss == nil || !ss.restored || len(ss.flight) == 0 || h.State != device.Online {
+	if ss == nil || !ss.restored || h.State != device.Online {
 		return
 	}
-	for _, v := range ss.flight {
+	t.settleRestoredLocked(ss)
+	t.publishLocked()
+}
+
+// settleRestoredLocked credits the notes still in flight from before the
+// restart and ends the restored state, so notes of this life are never
+// taken for them.
+func (t *Terminal) settleRestoredLocked(ss *session) {
+	flight := ss.flight
+	ss.flight, ss.restored = nil, false
+	for _, v := range flight {
 		t.creditLocked(ss, journal.Record{Kind: journal.NoteCredited, Session: ss.id, Amount: v,
 			Detail: "fate unknown after a restart: credited to the resident"})
 	}
-	ss.flight = nil
-	ss.restored = false
-	t.publishLocked()
 }
 
 // afterNoteLocked proceeds to payment once the last note in flight has

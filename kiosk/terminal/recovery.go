@@ -75,7 +75,11 @@ func (t *Terminal) recover() error {
 			}
 			t.pending[pp.Key] = pp
 			if r.Session != "" {
-				get(r).consumed += r.Amount
+				rs := get(r)
+				rs.consumed += r.Amount
+				// The payment took every note and voucher so far: what the
+				// session may still hold is only what comes after.
+				rs.notes, rs.vouchers = map[int64]int{}, nil
 			}
 		case journal.PaymentAcknowledged, journal.PaymentRefused:
 			delete(t.pending, r.Key)
@@ -86,7 +90,9 @@ func (t *Terminal) recover() error {
 				t.unsent[v.ID] = true
 			}
 			if r.Session != "" {
-				get(r).consumed += r.Amount
+				rs := get(r)
+				rs.consumed += r.Amount
+				rs.notes, rs.vouchers = map[int64]int{}, nil
 			}
 		case journal.OrderCreated:
 			if oo, ok := decodeOrder(r.Data); ok {
@@ -149,11 +155,6 @@ func (t *Terminal) restoreLocked(rs *replayed) {
 		bill: &uplink.Bill{Utility: uplink.Utility(od.Utility), Account: od.Account, BillID: od.BillID, AmountDue: od.AmountDue,
 			Payee: od.Payee, Period: od.Period, Holder: od.Holder, Currency: uplink.Currency}}
 	ss.vouchers = rs.vouchers
-	if ss.credit != rs.credit {
-		// Part of it was already paid or vouchered: keep the tally honest.
-		ss.notes = map[int64]int{}
-		ss.vouchers = nil
-	}
 	ss.notice = &Notice{Code: "sessionRestored", Message: "the terminal restarted; your cash is safe"}
 	t.sess = ss
 	t.appendLocked(journal.Record{Kind: journal.SessionRestored, Session: ss.id, Amount: ss.credit,

@@ -595,3 +595,49 @@ func TestCoinsAreCreditedJournaledAndCountedInTheCashBox(t *testing.T) {
 	}
 	r.crash()
 }
+
+func TestNewNoteAfterRestartSettlesTheOldOneOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.db")
+	plat := &fakePlatform{}
+	r := start(t, path, plat, nil)
+	r.toCash()
+	r.acc.note(t, 1000)
+	r.acc.send(cash.Event{Kind: cash.Escrowed, Value: 5000})
+	r.crash() // the 50 is ordered stacked, fate unknown
+
+	r = start(t, path, plat, nil)
+	// The acceptor says nothing of the old note and takes a new one; its
+	// idle report comes late (after the new escrow).
+	r.acc.note(t, 2000)
+	r.acc.mon.Set(device.Online, "accepting notes")
+	s := r.until("settled", func(s Snapshot) bool { return s.Cash != nil && !s.Cash.InFlight && s.Cash.Credit >= 8000 })
+	time.Sleep(50 * time.Millisecond)
+	if c := r.term.Snapshot().Cash.Credit; c != 8000 {
+		t.Fatalf("credit %d, want 8000 (10 + 50 of unknown fate + 20, each once)", c)
+	}
+	_ = s
+	r.crash()
+}
+
+func TestPartlyPaidSessionRestoresOnlyWhatIsLeft(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.db")
+	plat := &fakePlatform{}
+	r := start(t, path, plat, nil)
+	r.toCash()
+	r.acc.note(t, 5000)
+	r.acc.note(t, 1000)
+	r.must("Payment.Confirm", nil)
+	r.until("paid", func(s Snapshot) bool { return s.Screen == ScreenDone })
+	// A note credited to the same session after its payment (a late report).
+	r.acc.send(cash.Event{Kind: cash.Credited, Value: 2000})
+	r.crash()
+
+	r = start(t, path, plat, nil)
+	s := r.term.Snapshot()
+	if s.Cash == nil || s.Cash.Credit != 2000 || len(s.Cash.Notes) != 1 || s.Cash.Notes[0] != (NoteCount{Value: 2000, Count: 1}) {
+		t.Fatalf("restored cash %+v", s.Cash)
+	}
+	r.must("Payment.Confirm", nil)
+	r.until("paid", func(s Snapshot) bool { return s.Screen == ScreenDone && s.Payment.Status == "acknowledged" })
+	r.crash()
+}

@@ -33,7 +33,6 @@ func fillJournal(t *testing.T, path string, sessions, pending int) {
 	}
 	for i := 0; i < sessions+pending; i++ {
 		sid := fmt.Sprintf("s%015d", i)
-		acct := fmt.Sprintf("1001001%05d", i%100000)
 		batch = append(batch, journal.Record{Kind: journal.SessionOpened, Session: sid,
 			Data: mustJSON(openedData{Utility: "water", Account: "100100100001", BillID: "SF202610-100100100001", AmountDue: 8650})})
 		for k := 0; k < 2; k++ {
@@ -47,7 +46,6 @@ func fillJournal(t *testing.T, path string, sessions, pending int) {
 		pp := pendingPayment{Key: key, Session: sid, Request: uplink.PaymentRequest{TerminalID: "TB-BUDGET", Utility: uplink.Water,
 			Account: "100100100001", BillID: "SF202610-100100100001", Amount: 10000, Method: uplink.MethodCash,
 			Notes: []uplink.Note{{Value: 5000, Count: 2}}, JournaledAt: time.Now().UTC()}}
-		_ = acct
 		batch = append(batch, journal.Record{Kind: journal.PaymentSubmitted, Session: sid, Amount: 10000, Key: key, Data: mustJSON(pp)})
 		if i < sessions {
 			batch = append(batch, journal.Record{Kind: journal.PaymentAcknowledged, Session: sid, Amount: 10000, Key: key, Ref: "P" + key[:8]})

@@ -516,8 +516,6 @@ func TestVoucherIsForwardedAndRedeemedOnce(t *testing.T) {
 	if err := r.do("Voucher.Redeem", map[string]string{"voucherId": v.ID, "code": "000000"}); err == nil {
 		t.Fatal("a wrong code redeemed the voucher")
 	}
-	printed := r.prn.receipts()
-	_ = printed
 	payload := "tongban-voucher:" + v.ID + "?c=" + voucherCode(t, r, v.ID)
 	r.must("Voucher.Redeem", map[string]string{"payload": payload})
 	if s := r.term.Snapshot(); s.Cash.Credit != 2000 || s.Cash.Vouchers != 2000 {
@@ -610,12 +608,11 @@ func TestNewNoteAfterRestartSettlesTheOldOneOnce(t *testing.T) {
 	// idle report comes late (after the new escrow).
 	r.acc.note(t, 2000)
 	r.acc.mon.Set(device.Online, "accepting notes")
-	s := r.until("settled", func(s Snapshot) bool { return s.Cash != nil && !s.Cash.InFlight && s.Cash.Credit >= 8000 })
+	r.until("settled", func(s Snapshot) bool { return s.Cash != nil && !s.Cash.InFlight && s.Cash.Credit >= 8000 })
 	time.Sleep(50 * time.Millisecond)
 	if c := r.term.Snapshot().Cash.Credit; c != 8000 {
 		t.Fatalf("credit %d, want 8000 (10 + 50 of unknown fate + 20, each once)", c)
 	}
-	_ = s
 	r.crash()
 }
 

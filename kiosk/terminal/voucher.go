@@ -1,7 +1,6 @@
 package terminal
 
 import (
-	"crypto/rand"
 	"fmt"
 	"net/url"
 	"time"
@@ -43,24 +42,10 @@ type VoucherView struct {
 	Printed string `json:"printed"`           // printing, printed, failed
 }
 
-const (
-	base32    = "ABCDEFGHJKMNPQRSTUVWXYZ23456789" // no I, L, O, 0, 1: read aloud and typed by staff
-	codeChars = "0123456789"
-)
-
-func randomString(alphabet string, n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	for i := range b {
-		b[i] = alphabet[int(b[i])%len(alphabet)]
-	}
-	return string(b)
-}
-
 // issueVoucherLocked journals a voucher for amount and starts printing it.
 // ss, when not nil, is the session it ends: its screen shows the voucher.
 func (t *Terminal) issueVoucherLocked(session string, amount int64, reason string, ss *session) *Voucher {
-	v := &Voucher{ID: "V" + randomString(base32, 12), Key: uplink.NewIdempotencyKey(), Code: randomString(codeChars, 6), Amount: amount, Reason: reason,
+	v := &Voucher{ID: uplink.NewVoucherID(), Key: uplink.NewIdempotencyKey(), Code: uplink.NewVoucherCode(), Amount: amount, Reason: reason,
 		Session: session, TerminalID: t.cfg.TerminalID, IssuedAt: t.cfg.Now().UTC()}
 	if ss != nil {
 		v.Utility, v.Account = ss.utility, ss.account

@@ -272,15 +272,14 @@ func (h *harness) script(utility, account string, k kill, powerCut bool) (killed
 			killed = true
 		}
 	}()
-	wasKilled := func() bool { return false }
 	s, err := dialScreen(ctx, h.uiAddr)
 	if err != nil {
 		time.Sleep(50 * time.Millisecond)
-		return wasKilled(), false, err
+		return false, false, err
 	}
 	defer s.close()
 	if err := s.settle(ctx); err != nil {
-		return wasKilled(), false, err
+		return false, false, err
 	}
 	steps := []func() error{
 		func() error { return s.command("Session.Start", map[string]string{"utility": utility}) },
@@ -293,7 +292,7 @@ func (h *harness) script(utility, account string, k kill, powerCut bool) (killed
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
-			return wasKilled(), false, err
+			return false, false, err
 		}
 	}
 	notes := 1 + h.rng.IntN(3)
@@ -302,7 +301,7 @@ func (h *harness) script(utility, account string, k kill, powerCut bool) (killed
 	for i := 0; i < notes; i++ {
 		v := []int64{1000, 2000, 5000}[h.rng.IntN(3)]
 		if err := postJSON(h.simURL+"/insert", map[string]any{"value": v}); err != nil {
-			return wasKilled(), false, err
+			return false, false, err
 		}
 		if powerCut && i == notes-1 {
 			time.Sleep(time.Duration(h.rng.IntN(25)) * time.Millisecond)
@@ -319,29 +318,29 @@ func (h *harness) script(utility, account string, k kill, powerCut bool) (killed
 					st.Notice != nil && st.Notice.Code == "noteRejected"
 			})
 			if err != nil {
-				return wasKilled(), cut, err
+				return false, cut, err
 			}
 			if st.Cash != nil && st.Cash.Credit >= want {
 				break
 			}
 			if tries == 3 {
-				return wasKilled(), cut, fmt.Errorf("note %d rejected %d times", v, tries+1)
+				return false, cut, fmt.Errorf("note %d rejected %d times", v, tries+1)
 			}
 			time.Sleep(200 * time.Millisecond)
 			if err := postJSON(h.simURL+"/insert", map[string]any{"value": v}); err != nil {
-				return wasKilled(), cut, err
+				return false, cut, err
 			}
 		}
 	}
 	arm(2)
 	if err := s.command("Payment.Confirm", nil); err != nil {
-		return wasKilled(), cut, err
+		return false, cut, err
 	}
 	if _, err := s.waitFor(ctx, func(st state) bool { return st.Screen == "done" || st.Screen == "voucher" }); err != nil {
-		return wasKilled(), cut, err
+		return false, cut, err
 	}
 	err = s.command("Session.Finish", nil)
-	return wasKilled(), cut, err
+	return false, cut, err
 }
 
 // drain brings the terminal home and waits until the platform's records

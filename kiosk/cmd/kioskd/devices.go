@@ -137,7 +137,7 @@ func (d *daemonDevices) build(role string, dev profile.Device) (service.Source, 
 			return nil, err
 		}
 		pd := pulse.New(cfg)
-		d.Coins = newDeferredEnable(pd)
+		d.Coins = pd
 		return pd, nil
 	case "gpio":
 		cfg := gpiolines.Config{Name: role, Open: d.opener(dev.Path), Poll: gpioPoll, Logger: d.log}
@@ -254,62 +254,6 @@ func (d *daemonDevices) start(ctx context.Context, c daemonConfig, terminalID st
 		})
 	}
 	return func() { cancel(); wg.Wait() }, nil
-}
-
-// deferredEnable applies an acceptor's Enable on a goroutine of its own,
-// latest request last. The core calls Enable holding the lock its health
-// callback takes, and the pulse driver publishes its new state (through
-// that callback) from inside Enable, on the caller's goroutine: called
-// straight through, the two deadlock at the first Cash.Start. Enable is
-// idempotent state-setting, so applying only the newest request is exact.
-type deferredEnable struct {
-	cash.Acceptor
-	kick chan struct{}
-
-	mu    sync.Mutex
-	want  []int64
-	dirty bool
-}
-
-func newDeferredEnable(a cash.Acceptor) *deferredEnable {
-	return &deferredEnable{Acceptor: a, kick: make(chan struct{}, 1)}
-}
-
-// Enable records the request and returns at once.
-func (d *deferredEnable) Enable(values []int64) {
-	d.mu.Lock()
-	d.want, d.dirty = slices.Clone(values), true
-	d.mu.Unlock()
-	select {
-	case d.kick <- struct{}{}:
-	default: // a kick is pending; it will take the newest request
-	}
-}
-
-// Run runs the acceptor and applies Enable requests while it runs.
-func (d *deferredEnable) Run(ctx context.Context, h cash.Handler) error {
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-d.kick:
-				d.mu.Lock()
-				v, dirty := d.want, d.dirty
-				d.dirty = false
-				d.mu.Unlock()
-				if dirty {
-					d.Acceptor.Enable(v)
-				}
-			}
-		}
-	})
-	err := d.Acceptor.Run(ctx, h)
-	cancel()
-	wg.Wait()
-	return err
 }
 
 // lazyPin is a real GPIO line opened on first use, so a line missing at

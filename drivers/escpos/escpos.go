@@ -2,9 +2,9 @@
 // line (a UART, a USB-serial adapter, or a simulator's pseudo terminal).
 //
 // The driver keeps the port open, reconnecting with backoff when it
-// vanishes; checks the printer's real-time status (DLE EOT 1..4) every
-// PollInterval while idle and around every job; and publishes its state in
-// a device.Monitor. Print refuses a job the printer cannot take and reports
+// vanishes (package link); checks the printer's real-time status (DLE EOT
+// 1..4) every PollInterval while idle and around every job; and publishes
+// its state in a device.Monitor. Print refuses a job the printer cannot take and reports
 // a job as printed only when the status after it is ready again: a receipt
 // that might not have come out is always an error, never a success.
 package escpos
@@ -22,6 +22,7 @@ import (
 
 	"tongban/drivers/device"
 	"tongban/drivers/escpos/codec"
+	"tongban/drivers/link"
 	"tongban/drivers/serialport"
 )
 
@@ -252,7 +253,7 @@ type Printer struct {
 	// once per episode. Guarded by sem.
 	nearEnd bool
 
-	lost chan struct{} // wakes Run when a caller found the port dead
+	lost chan error // wakes the session when a caller found the port dead, with why
 
 	fontOnce sync.Once
 	font     *codec.Font // parsed once, shared by every Builder
@@ -266,7 +267,7 @@ func New(cfg Config) *Printer {
 		log:  cfg.Logger.With("device", cfg.Name, "driver", "escpos", "path", cfg.Path),
 		mon:  device.NewMonitor(cfg.Name, "escpos", cfg.Path),
 		sem:  make(chan struct{}, 1),
-		lost: make(chan struct{}, 1),
+		lost: make(chan error, 1),
 	}
 	for _, c := range []string{CounterReceipts, CounterCuts, CounterPaperLow, CounterErrors} {
 		p.mon.Count(c, 0)
@@ -332,97 +333,61 @@ func (p *Printer) acquire(ctx context.Context) error {
 
 func (p *Printer) release() { <-p.sem }
 
-// Run keeps the port open until ctx ends: it opens it (a missing device is
-// state NoDevice, retried with backoff up to MaxBackoff), checks the status
-// every PollInterval, and reopens the port when it goes away. It returns
-// nil when ctx ends.
+// Run keeps the port open until ctx ends (package link: a missing device
+// is state NoDevice, retried with backoff up to MaxBackoff; a lost port is
+// opened again), checks the status every PollInterval, and returns nil
+// when ctx ends.
 func (p *Printer) Run(ctx context.Context) error {
 	if err := p.cfg.Validate(); err != nil {
 		p.log.Error("printer profile", "err", err) // every job will fail; say why once
 	}
-	backoff := p.cfg.MinBackoff
-	failures := 0
-	for ctx.Err() == nil {
-		if err := p.connect(ctx); err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			failures++
-			p.mon.Set(device.NoDevice, "not connected")
-			p.mon.Error(err)
-			if failures == 1 {
-				p.log.Warn("printer port unavailable, retrying", "err", err)
-			} else {
-				p.log.Debug("printer port still unavailable", "err", err, "retry", backoff)
-			}
-			if !sleep(ctx, backoff) {
-				break
-			}
-			backoff = min(2*backoff, p.cfg.MaxBackoff)
-			continue
-		}
-		failures, backoff = 0, p.cfg.MinBackoff
-		p.watch(ctx)
-	}
-	p.closePort()
-	p.mon.Set(device.Offline, "driver stopped")
+	link.Run(ctx, link.Config{Path: p.cfg.Path, Line: p.cfg.Line, MinBackoff: p.cfg.MinBackoff, MaxBackoff: p.cfg.MaxBackoff,
+		Monitor: p.mon, Logger: p.log}, p.session)
 	return nil
 }
 
-// sleep waits d or until ctx ends; it reports whether ctx is still alive.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// connect opens the port and takes a first status reading.
-func (p *Printer) connect(ctx context.Context) error {
+// session uses one open port: a first status reading, then one every
+// PollInterval, until the port is lost or ctx ends.
+func (p *Printer) session(ctx context.Context, port serialport.Port) (bool, error) {
 	select { // a loss reported for the previous port is stale now
 	case <-p.lost:
 	default:
-	}
-	port, err := serialport.Open(p.cfg.Path, p.cfg.Line)
-	if err != nil {
-		return fmt.Errorf("printer %s: %w", p.cfg.Name, err)
 	}
 	// Bytes left from before (a half-sent reply, ASB blocks) mean nothing now.
 	if err := port.ResetInputBuffer(); err != nil {
 		p.log.Debug("reset input buffer", "err", err)
 	}
 	if err := p.acquire(ctx); err != nil {
-		port.Close()
-		return err
+		return false, err
 	}
 	p.port = port
 	p.release()
+	defer p.closePort()
 	p.log.Info("printer port open", "line", p.cfg.Line.String())
 	p.check(ctx)
-	return nil
+	return true, p.watch(ctx)
 }
 
-// watch checks the status every PollInterval until the port is lost or ctx
-// ends. Idle polling is 8 bytes on the wire every few seconds.
-func (p *Printer) watch(ctx context.Context) {
+// watch checks the status every PollInterval until the port is lost (it
+// returns why) or ctx ends. Idle polling is 8 bytes on the wire every few
+// seconds.
+func (p *Printer) watch(ctx context.Context) error {
 	t := time.NewTicker(p.cfg.PollInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
-		case <-p.lost:
-			return
+			return nil
+		case err := <-p.lost:
+			return err
 		case <-t.C:
-			if !p.check(ctx) {
-				return
+			if !p.check(ctx) { // the port is gone: lose has said why
+				select {
+				case err := <-p.lost:
+					return err
+				default:
+					return ErrNoDevice
+				}
 			}
 		}
 	}
@@ -578,7 +543,8 @@ func (p *Printer) writeAll(b []byte) error {
 	return nil
 }
 
-// lose closes a port that failed and tells Run to reconnect. Caller holds sem.
+// lose closes a port that failed and ends the session, so link reconnects.
+// Caller holds sem.
 func (p *Printer) lose(err error) {
 	if p.port == nil {
 		return
@@ -588,11 +554,9 @@ func (p *Printer) lose(err error) {
 	// nearEnd is kept: a paper-near-end episode that outlasts a lost cable
 	// is still one episode.
 	p.mon.Count(CounterErrors, 1)
-	p.mon.Error(err)
-	p.mon.Set(device.NoDevice, "connection lost")
-	p.log.Warn("printer port lost", "err", err)
+	p.mon.Set(device.Offline, "port lost") // at once; link records err when the session ends
 	select {
-	case p.lost <- struct{}{}:
+	case p.lost <- err:
 	default:
 	}
 }
@@ -644,7 +608,7 @@ func (p *Printer) printLocked(ctx context.Context, job []byte) error {
 	if sent, err := p.writeJob(ctx, job, layout.starts); err != nil {
 		return fmt.Errorf("printer %s: %w after %d of %d bytes: %w", name, ErrJobFailed, sent, len(job), err)
 	}
-	if !sleep(ctx, p.cfg.AfterJob) {
+	if !link.Sleep(ctx, p.cfg.AfterJob) {
 		return fmt.Errorf("printer %s: %w: not confirmed: %w", name, ErrJobFailed, ctx.Err())
 	}
 	st, err = p.statusLocked(ctx)
@@ -678,7 +642,7 @@ func (p *Printer) writeJob(ctx context.Context, job []byte, starts []int) (int, 
 	for sent < len(job) {
 		// Wait until everything but the last chunk is on the wire.
 		ahead := max(0, sent-p.cfg.ChunkSize)
-		if !sleep(ctx, time.Until(start.Add(p.cfg.Line.WireTime(ahead)))) {
+		if !link.Sleep(ctx, time.Until(start.Add(p.cfg.Line.WireTime(ahead)))) {
 			return sent, ctx.Err()
 		}
 		_, atCommand := slices.BinarySearch(starts, sent)
@@ -700,7 +664,7 @@ func (p *Printer) writeJob(ctx context.Context, job []byte, starts []int) (int, 
 		}
 		sent = end
 	}
-	if !sleep(ctx, time.Until(start.Add(p.cfg.Line.WireTime(len(job))))) {
+	if !link.Sleep(ctx, time.Until(start.Add(p.cfg.Line.WireTime(len(job))))) {
 		return sent, ctx.Err()
 	}
 	return sent, nil

@@ -3,8 +3,8 @@
 //
 // One goroutine (Run) owns the port. It polls status request (11) every
 // PollInterval, answers the acceptor's states (escrow → ask the core →
-// stack or return; vend valid → credit, then ACK) and reconnects with
-// backoff when the port vanishes. The wire format is in package codec.
+// stack or return; vend valid → credit, then ACK); package link reopens the
+// port with backoff when it vanishes. The wire format is in package codec.
 package id003
 
 import (
@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"maps"
 	"slices"
@@ -23,6 +22,7 @@ import (
 	"tongban/drivers/cash"
 	"tongban/drivers/device"
 	"tongban/drivers/id003/codec"
+	"tongban/drivers/link"
 	"tongban/drivers/serialport"
 )
 
@@ -225,40 +225,12 @@ func (d *Driver) Run(ctx context.Context, h cash.Handler) error {
 	defer d.running.Store(false)
 
 	r := &runner{d: d, h: h}
-	wait := d.cfg.ReconnectMin
-	for ctx.Err() == nil {
-		port, err := serialport.Open(d.cfg.Path, d.cfg.Line)
-		if err != nil {
-			d.mon.Error(err)
-			if errors.Is(err, fs.ErrNotExist) {
-				r.setState(device.NoDevice, "port not present")
-			} else {
-				r.setState(device.Offline, "cannot open port: "+err.Error())
-			}
-			d.log.Debug("open failed", "err", err, "retry", wait)
-		} else {
+	link.Run(ctx, link.Config{Path: d.cfg.Path, Line: d.cfg.Line, MinBackoff: d.cfg.ReconnectMin, MaxBackoff: d.cfg.ReconnectMax,
+		Monitor: d.mon, SetState: r.setState, Logger: d.log},
+		func(ctx context.Context, port serialport.Port) (bool, error) {
 			s := newSession(r, port)
 			err := s.run(ctx)
-			port.Close()
-			if ctx.Err() != nil {
-				break
-			}
-			d.mon.Error(err)
-			d.mon.Count("reconnects", 1)
-			r.setState(device.Offline, "port lost")
-			d.log.Warn("port lost, reconnecting", "err", err)
-			if s.answered {
-				wait = d.cfg.ReconnectMin
-			}
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
-		wait = min(wait*2, d.cfg.ReconnectMax)
-	}
-	r.setState(device.Offline, "stopped")
+			return s.answered, err
+		})
 	return nil
 }

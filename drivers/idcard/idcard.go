@@ -3,12 +3,12 @@
 // USB-serial adapter, or a simulator's pseudo terminal.
 //
 // Run keeps the port open, reconnecting with backoff when it vanishes
-// (a missing reader is state NoDevice, never fatal), checks every second
-// that the port is still there (a stat and a non-blocking read, no bytes on
-// the wire), and sends a SAM status check (11 FF) when the reader has been
-// idle for StatusInterval. Read runs find → select → read (→ appended
-// address) with the brief's per-command timeouts; WaitCard polls find card
-// only while a flow waits for a card. The wire format is in package codec.
+// (package link; a missing reader is state NoDevice, never fatal), checks
+// every second that the port is still there (a stat and a non-blocking
+// read, no bytes on the wire), and sends a SAM status check (11 FF) when
+// the reader has been idle for StatusInterval. Read runs find → select →
+// read (→ appended address) with the brief's per-command timeouts; WaitCard
+// polls find card only while a flow waits for a card. The wire format is in package codec.
 //
 // A Card holds personal data. It is returned to the caller and never
 // logged: the driver's logs carry the masked form only (codec.Masked).
@@ -19,7 +19,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"sync"
@@ -28,6 +27,7 @@ import (
 
 	"tongban/drivers/device"
 	"tongban/drivers/idcard/codec"
+	"tongban/drivers/link"
 	"tongban/drivers/serialport"
 )
 
@@ -57,7 +57,7 @@ const (
 	CounterChecksum   = "checksumErrors" // replies that failed their checksum
 	CounterFraming    = "framingErrors"  // bytes outside frames, bad LEN, replies that answer no pending command
 	CounterTimeouts   = "timeouts"       // commands without a (complete) reply in time
-	CounterReconnects = "reconnects"     // port reopened after it was lost
+	CounterReconnects = "reconnects"     // ports lost while open (each followed by reconnecting)
 )
 
 // Timeouts are the reply budgets per command, counted from the end of the
@@ -179,8 +179,8 @@ type ReadOptions struct {
 	AppendedAddress bool // also read the appended address (30 03)
 }
 
-// link is what the state is computed from. Guarded by Reader.mu.
-type link struct {
+// linkState is what the state is computed from. Guarded by Reader.mu.
+type linkState struct {
 	connected  bool
 	downState  device.State // state while not connected
 	downDetail string
@@ -206,10 +206,10 @@ type Reader struct {
 	buf    []byte
 	lastIO time.Time
 
-	lost chan struct{} // wakes Run when the port was found dead
+	lost chan error // wakes the session when the port was found dead, with why
 
 	mu sync.Mutex
-	st link
+	st linkState
 }
 
 // New makes a reader from its profile entry. Nothing is opened until Run.
@@ -221,7 +221,7 @@ func New(cfg Config) *Reader {
 		mon:  device.NewMonitor(cfg.Name, DriverName, cfg.Path),
 		sem:  make(chan struct{}, 1),
 		buf:  make([]byte, 4096),
-		lost: make(chan struct{}, 1),
+		lost: make(chan error, 1),
 	}
 	for _, c := range []string{CounterReads, CounterNoCard, CounterErrors, CounterChecksum, CounterFraming, CounterTimeouts, CounterReconnects} {
 		r.mon.Count(c, 0)
@@ -239,7 +239,7 @@ func (r *Reader) Health() device.Health { return r.mon.Health() }
 // OnHealth registers a callback for state changes (it must not block).
 func (r *Reader) OnHealth(f func(device.Health)) { r.mon.OnChange(f) }
 
-func (r *Reader) update(f func(*link)) {
+func (r *Reader) update(f func(*linkState)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	f(&r.st)
@@ -290,78 +290,26 @@ func (r *Reader) Run(ctx context.Context) error {
 		return errors.New("idcard: Run is already running")
 	}
 	defer r.running.Store(false)
-	backoff, failures, opened := r.cfg.MinBackoff, 0, 0
-	for ctx.Err() == nil {
-		if err := r.connect(ctx); err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			failures++
-			r.mon.Error(err)
-			r.update(func(s *link) {
-				s.connected = false
-				if errors.Is(err, fs.ErrNotExist) {
-					s.downState, s.downDetail = device.NoDevice, "port not present"
-				} else {
-					s.downState, s.downDetail = device.Offline, "cannot open port: "+err.Error()
-				}
-			})
-			if failures == 1 {
-				r.log.Warn("ID card reader port unavailable, retrying", "err", err)
-			} else {
-				r.log.Debug("ID card reader port still unavailable", "err", err, "retry", backoff)
-			}
-			if !sleep(ctx, backoff) {
-				break
-			}
-			backoff = min(2*backoff, r.cfg.MaxBackoff)
-			continue
-		}
-		if opened++; opened > 1 {
-			r.mon.Count(CounterReconnects, 1)
-		}
-		failures, backoff = 0, r.cfg.MinBackoff
-		r.watch(ctx)
-	}
-	r.sem <- struct{}{}
-	if r.port != nil {
-		r.port.Close()
-		r.port, r.portFI = nil, nil
-	}
-	r.release()
-	r.update(func(s *link) { s.connected, s.downState, s.downDetail = false, device.Offline, "driver stopped" })
+	link.Run(ctx, link.Config{Path: r.cfg.Path, Line: r.cfg.Line, MinBackoff: r.cfg.MinBackoff, MaxBackoff: r.cfg.MaxBackoff,
+		Monitor: r.mon, SetState: r.setDown, Logger: r.log}, r.session)
 	return nil
 }
 
-// sleep waits d or until ctx ends; it reports whether ctx is still alive.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+// setDown reports the port's state while it is not open.
+func (r *Reader) setDown(state device.State, detail string) {
+	r.update(func(s *linkState) { s.connected, s.downState, s.downDetail = false, state, detail })
 }
 
-// connect opens the port and checks the SAM.
-func (r *Reader) connect(ctx context.Context) error {
+// session uses one open port: it checks the SAM, then watches the port
+// until it is lost or ctx ends.
+func (r *Reader) session(ctx context.Context, port serialport.Port) (bool, error) {
 	select { // a loss reported for the previous port is stale now
 	case <-r.lost:
 	default:
 	}
-	port, err := serialport.Open(r.cfg.Path, r.cfg.Line)
-	if err != nil {
-		return fmt.Errorf("idcard %s: %w", r.cfg.Name, err)
-	}
 	fi, err := os.Stat(r.cfg.Path)
-	if err != nil { // gone between open and stat: treat as not there yet
-		port.Close()
-		return fmt.Errorf("idcard %s: %w", r.cfg.Name, err)
+	if err != nil { // gone between open and stat
+		return false, fmt.Errorf("idcard %s: %w", r.cfg.Name, err)
 	}
 	// Bytes from before (a reply the reader finished after we last left)
 	// mean nothing now.
@@ -369,12 +317,11 @@ func (r *Reader) connect(ctx context.Context) error {
 		r.log.Debug("reset input buffer", "err", err)
 	}
 	if err := r.acquire(ctx); err != nil {
-		port.Close()
-		return err
+		return false, err
 	}
 	r.port, r.portFI, r.lastIO = port, fi, time.Now()
 	r.dec.Reset()
-	r.update(func(s *link) { *s = link{connected: true} })
+	r.update(func(s *linkState) { *s = linkState{connected: true} })
 	r.log.Info("ID card reader port open", "line", r.cfg.Line.String())
 	if _, err := r.commandLocked(ctx, codec.Request{Op: codec.OpSAMStatus}); err != nil {
 		r.log.Warn("SAM status check after connect failed", "err", err)
@@ -386,20 +333,24 @@ func (r *Reader) connect(ctx context.Context) error {
 		}
 	}
 	r.release()
-	return nil
+	err = r.watch(ctx)
+	r.sem <- struct{}{} // link closes the port: nobody may use it after
+	r.port, r.portFI = nil, nil
+	r.release()
+	return true, err
 }
 
 // watch checks the port every PresenceInterval and the SAM after
 // StatusInterval idle, until the port is lost or ctx ends.
-func (r *Reader) watch(ctx context.Context) {
+func (r *Reader) watch(ctx context.Context) error {
 	t := time.NewTicker(r.cfg.PresenceInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return
-		case <-r.lost:
-			return
+			return nil
+		case err := <-r.lost:
+			return err
 		case <-t.C:
 			if !r.tryAcquire() {
 				continue // a command is running: the port is in use, hence there
@@ -412,8 +363,13 @@ func (r *Reader) watch(ctx context.Context) {
 				ok = r.port != nil
 			}
 			r.release()
-			if !ok {
-				return
+			if !ok { // the port is gone: lose has said why
+				select {
+				case err := <-r.lost:
+					return err
+				default:
+					return ErrNoDevice
+				}
 			}
 		}
 	}
@@ -439,18 +395,18 @@ func (r *Reader) presentLocked() bool {
 	return r.discardLocked() == nil
 }
 
-// lose closes a port that failed and tells Run to reconnect. Caller holds sem.
+// lose closes a port that failed and ends the session, so link reconnects.
+// Caller holds sem.
 func (r *Reader) lose(err error) {
 	if r.port == nil {
 		return
 	}
 	r.port.Close()
 	r.port, r.portFI = nil, nil
-	r.mon.Error(err)
-	r.update(func(s *link) { s.connected, s.downState, s.downDetail = false, device.NoDevice, "connection lost" })
+	r.setDown(device.Offline, "port lost") // at once: Read must not say online now
 	r.log.Warn("ID card reader port lost", "err", err)
 	select {
-	case r.lost <- struct{}{}:
+	case r.lost <- err: // link records it when the session ends
 	default:
 	}
 }
@@ -544,7 +500,7 @@ func (r *Reader) exchangeLocked(ctx context.Context, req codec.Request) (codec.R
 				continue
 			}
 			r.lastIO = time.Now()
-			r.update(func(s *link) {
+			r.update(func(s *linkState) {
 				s.answered, s.misses = true, 0
 				s.samFault = 0
 				if rep.Status.Class() == codec.ClassSAM {
@@ -578,7 +534,7 @@ func (r *Reader) exchangeLocked(ctx context.Context, req codec.Request) (codec.R
 		return codec.Reply{}, fmt.Errorf("%v: %w: %w", req.Op, ErrBadReply, bad)
 	}
 	r.mon.Count(CounterTimeouts, 1)
-	r.update(func(s *link) { s.misses++ })
+	r.update(func(s *linkState) { s.misses++ })
 	if have, want, ok := r.dec.Awaiting(); ok {
 		return codec.Reply{}, fmt.Errorf("%v: %w: reply incomplete, %d of %d bytes after %v", req.Op, ErrTimeout, have, want, wait.Round(time.Millisecond))
 	}
@@ -625,8 +581,8 @@ func (r *Reader) Read(ctx context.Context, opts ReadOptions) (Card, error) {
 		return Card{}, fmt.Errorf("idcard %s: read card: %w", r.cfg.Name, err)
 	}
 	defer r.release()
-	r.update(func(s *link) { s.busy = true })
-	defer r.update(func(s *link) { s.busy = false })
+	r.update(func(s *linkState) { s.busy = true })
+	defer r.update(func(s *linkState) { s.busy = false })
 	start := time.Now()
 	c, err := r.readLocked(ctx, opts)
 	if err != nil {
@@ -731,7 +687,7 @@ func (r *Reader) WaitCard(ctx context.Context, interval time.Duration) error {
 		default:
 			r.log.Debug("find card failed while waiting for a card", "err", err)
 		}
-		if !sleep(ctx, interval) {
+		if !link.Sleep(ctx, interval) {
 			return fmt.Errorf("idcard %s: wait for card: %w", r.cfg.Name, ctx.Err())
 		}
 	}

@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"tongban/drivers/device"
+	"tongban/drivers/link"
 	"tongban/drivers/scanner/codec"
 	"tongban/drivers/serialport"
 )
@@ -207,54 +207,20 @@ func (s *Scanner) Run(ctx context.Context) error {
 		return errors.New("scanner: Run is already running")
 	}
 	defer s.running.Store(false)
-	wait := s.cfg.ReconnectMin
-	failures := 0
-	for ctx.Err() == nil {
-		port, err := serialport.Open(s.cfg.Path, s.cfg.Line)
-		if err != nil {
-			failures++
-			s.mon.Error(err)
-			if errors.Is(err, fs.ErrNotExist) {
-				s.setState(device.NoDevice, "port not present")
-			} else {
-				s.setState(device.Offline, "cannot open port")
-			}
-			if failures == 1 {
-				s.log.Warn("scanner port unavailable, retrying", "err", err)
-			} else {
-				s.log.Debug("scanner port still unavailable", "err", err, "retry", wait)
-			}
-		} else {
-			failures = 0
-			err := s.session(ctx, port)
-			if ctx.Err() != nil {
-				break
-			}
-			s.mon.Error(err)
-			s.mon.Count(CounterReconnects, 1)
-			s.setState(device.Offline, "port lost")
-			s.log.Warn("scanner port lost, reconnecting", "err", err)
-			wait = s.cfg.ReconnectMin
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
-		wait = min(wait*2, s.cfg.ReconnectMax)
-	}
-	s.setState(device.Offline, "stopped")
+	// A scanner never answers unasked: an open port is all the health
+	// there is, so every session starts the backoff afresh.
+	link.Run(ctx, link.Config{Path: s.cfg.Path, Line: s.cfg.Line, MinBackoff: s.cfg.ReconnectMin, MaxBackoff: s.cfg.ReconnectMax,
+		Monitor: s.mon, SetState: s.setState, Logger: s.log},
+		func(ctx context.Context, port serialport.Port) (bool, error) { return true, s.session(ctx, port) })
 	return nil
 }
 
-// session reads one open port until it fails or ctx ends.
+// session reads one open port until it fails or ctx ends; link closes it.
 func (s *Scanner) session(ctx context.Context, port serialport.Port) error {
 	defer func() {
 		s.mu.Lock()
 		s.port = nil
 		s.mu.Unlock()
-		port.Close()
 	}()
 	if err := port.ResetInputBuffer(); err != nil {
 		return fmt.Errorf("scanner %s: flush: %w", s.cfg.Name, err)

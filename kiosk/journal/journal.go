@@ -39,6 +39,9 @@ const (
 	PaymentRefused      Kind = "payment.refused"
 	ReceiptPrinted      Kind = "receipt.printed"
 	ReceiptFailed       Kind = "receipt.failed"
+	// ReceiptReprinted is a resident's request for a copy (重打) of the
+	// session's last receipt, journaled before the printer is told.
+	ReceiptReprinted Kind = "receipt.reprinted"
 	// SessionOpened marks the start of cash intake for a bill, so recovery
 	// knows what the credit that follows was for.
 	SessionOpened Kind = "session.opened"

@@ -53,6 +53,9 @@ func (l Layout) Job(r terminal.Receipt) ([]byte, error) {
 	if r.Kind == "voucher" {
 		return l.voucher(r)
 	}
+	if r.Kind == "case" && r.Case != nil {
+		return l.caseReceipt(r) // an application (case.go)
+	}
 	b := l.builder().Init()
 	title := l.Title
 	if title == "" {
@@ -60,6 +63,9 @@ func (l Layout) Job(r terminal.Receipt) ([]byte, error) {
 	}
 	b.Align(codec.AlignCenter).Bold(true).Size(2, 2).Line("缴费凭证").Size(1, 1).Bold(false)
 	b.Line(title)
+	if r.Copy {
+		b.Bold(true).Line("【重打 COPY】").Bold(false)
+	}
 	if r.Pending {
 		b.Bold(true).Line("【待确认 PENDING】").Bold(false)
 	}
@@ -116,6 +122,9 @@ func (l Layout) voucher(r terminal.Receipt) ([]byte, error) {
 	b := l.builder().Init()
 	b.Align(codec.AlignCenter).Bold(true).Size(2, 2).Line("现金凭证").Size(1, 1).Bold(false)
 	b.Line("CREDIT VOUCHER")
+	if r.Copy {
+		b.Bold(true).Line("【重打 COPY】").Bold(false)
+	}
 	b.Align(codec.AlignLeft).Line(strings.Repeat("-", l.Paper.Columns()))
 	b.Bold(true).TwoColumn("金额", Yuan(r.Amount)+" 元").Bold(false)
 	b.TwoColumn("凭证号", r.Reference)

@@ -359,6 +359,10 @@ func (s *Server) handleRefBindTerminal(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRefTerminals(w http.ResponseWriter, r *http.Request) {
+	if q := r.URL.Query(); q.Has("problems") || q.Has("health") {
+		s.handleRefFleet(w, r) // heartbeats and problems (fleet.go)
+		return
+	}
 	b, err := s.store.terminalBindings()
 	if err != nil {
 		s.appError(w, r, err)

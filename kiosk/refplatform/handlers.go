@@ -45,7 +45,9 @@ func (s *Server) routes() http.Handler {
 	})
 
 	mux := http.NewServeMux()
-	s.appRoutes(api, mux) // catalog, persons, applications, cases, ratings, /track/ (applications.go)
+	s.appRoutes(api, mux)   // catalog, persons, applications, cases, ratings, /track/ (applications.go)
+	s.staffRoutes(api, mux) // partner-site staff sign-in and reports (staff.go)
+	s.fleetRoutes(api, mux) // heartbeats, terminal configurations, fleet view (fleet.go)
 	mux.Handle("/v1/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.serveFaulty(w, r, v1)
 	}))

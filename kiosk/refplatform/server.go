@@ -153,6 +153,14 @@ func New(opts Options) (*Server, error) {
 	if seeded {
 		s.log.Info("refplatform: seeded demo accounts", "dir", opts.DataDir)
 	}
+	if err := st.initStaff(); err != nil { // partner-site staff (staff.go)
+		_ = st.close()
+		return nil, fmt.Errorf("refplatform: %w", err)
+	}
+	if err := st.initFleet(); err != nil { // heartbeats and terminal configurations (fleet.go)
+		_ = st.close()
+		return nil, fmt.Errorf("refplatform: %w", err)
+	}
 	s.prov = newProvisioning(opts)
 	if s.apps, err = newApps(opts, st); err != nil {
 		_ = st.close()

@@ -54,24 +54,29 @@ type account struct {
 	Arrears   int64          `json:"arrears"`
 	Prepaid   int64          `json:"prepaid"`
 	PaidAt    *time.Time     `json:"paidAt,omitempty"`
+	// LastPayment and its id: the newest payment booked, shown on the bill
+	// and taken away again if that payment is refunded.
+	LastPayment   *uplink.LastPayment `json:"lastPayment,omitempty"`
+	LastPaymentID string              `json:"lastPaymentId,omitempty"`
 }
 
 func accountKey(u uplink.Utility, acct string) []byte { return []byte(string(u) + "/" + acct) }
 
 func (a account) bill() uplink.Bill {
 	return uplink.Bill{
-		Utility:   a.Utility,
-		Account:   a.Account,
-		Payee:     a.Payee,
-		Holder:    maskName(a.Holder),
-		Address:   maskAddress(a.Address),
-		Period:    a.Period,
-		AmountDue: a.AmountDue,
-		Arrears:   a.Arrears,
-		Prepaid:   a.Prepaid,
-		Currency:  uplink.Currency,
-		BillID:    a.BillID,
-		PaidAt:    a.PaidAt,
+		Utility:     a.Utility,
+		Account:     a.Account,
+		Payee:       a.Payee,
+		Holder:      maskName(a.Holder),
+		Address:     maskAddress(a.Address),
+		Period:      a.Period,
+		AmountDue:   a.AmountDue,
+		Arrears:     a.Arrears,
+		Prepaid:     a.Prepaid,
+		Currency:    uplink.Currency,
+		BillID:      a.BillID,
+		PaidAt:      a.PaidAt,
+		LastPayment: a.LastPayment,
 	}
 }
 
@@ -380,6 +385,7 @@ func bookPayment(tx *bolt.Tx, key string, req uplink.PaymentRequest, hash string
 	}
 	code := newVerifyCode()
 	applied, credit, arrearsPaid := a.apply(req.Amount, d.now)
+	a.LastPayment, a.LastPaymentID = &uplink.LastPayment{At: d.now, Amount: req.Amount, TerminalID: req.TerminalID}, id
 	seq, err := tx.Bucket(bucketPaymentSeq).NextSequence()
 	if err != nil {
 		return paymentRecord{}, fmt.Errorf("next payment seq: %w", err)
@@ -447,6 +453,9 @@ func refundPayment(tx *bolt.Tx, id string, now time.Time) error {
 	}
 	if err := a.unapply(p.AppliedToBill, p.PrepaidCredit, rec.ArrearsPaid); err != nil {
 		return fmt.Errorf("refund payment %s: %w", id, err)
+	}
+	if a.LastPaymentID == id {
+		a.LastPayment, a.LastPaymentID = nil, "" // refunded: no longer a payment to warn about
 	}
 	t := now
 	rec.RefundedAt = &t

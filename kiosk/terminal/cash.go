@@ -280,7 +280,7 @@ func (t *Terminal) enableCashLocked(on bool) {
 
 // CashBox is the cash box's content per value (fen) as the journal tells
 // it: every note stacked and coin counted since the journal began, less
-// what staff removed (cash-box removal arrives with staff mode).
+// what staff removed: the count restarts at each cash-box removal.
 func (t *Terminal) CashBox() (map[int64]int, error) {
 	box := map[int64]int{}
 	err := t.cfg.Journal.Scan(1, func(r journal.Record) error {
@@ -289,6 +289,8 @@ func (t *Terminal) CashBox() (map[int64]int, error) {
 			if r.Amount > 0 {
 				box[r.Amount]++
 			}
+		case journal.CashBoxRemoved:
+			clear(box) // staff took the box out: the count restarts (staff_cash.go)
 		}
 		return nil
 	})

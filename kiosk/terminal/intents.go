@@ -33,12 +33,26 @@ func errf(code, format string, a ...any) *Error {
 var Commands = []string{
 	"Session.Start", "Session.Cancel", "Session.Finish", "Session.Touch",
 	"Bill.Lookup", "Cash.Start", "Payment.Confirm", "Voucher.Redeem", "Mobile.Start",
+	"Session.Extend", "Receipt.Reprint", "Receipt.OnScreen",
+	"Gov.Browse", "Gov.Matter", "Gov.Back", "Apply.Begin", "Apply.Set", "Apply.Attach", "Apply.Submit", "Progress.Start", "Rating.Submit",
+	// Staff mode (staff.go, StaffCommands).
+	"Staff.SignIn", "Staff.SignInCancel", "Staff.SignOut", "Staff.Touch", "Staff.Open",
+	"Staff.TopUpLookup", "Staff.TopUpPay", "Staff.CashCount", "Staff.RefundConfirm",
 }
 
 // Do carries out one intent from a screen and returns its result. It checks
 // the intent against the current step: a screen cannot skip a step or make
 // credit, whatever it sends.
 func (t *Terminal) Do(ctx context.Context, name string, payload json.RawMessage) (any, error) {
+	if strings.HasPrefix(name, "Staff.") {
+		return t.doStaff(ctx, name, payload) // staff mode decodes its own payloads (staff.go)
+	}
+	if err := t.residentBlocked(name); err != nil {
+		return nil, err
+	}
+	if f := t.govIntent(name); f != nil { // government services decode their own payloads (apply.go)
+		return f(ctx, payload)
+	}
 	var p struct {
 		Utility   string `json:"utility"`
 		Account   string `json:"account"`
@@ -70,11 +84,17 @@ func (t *Terminal) Do(ctx context.Context, name string, payload json.RawMessage)
 	case "Bill.Lookup":
 		return nil, t.lookup(ctx, p.Account)
 	case "Cash.Start":
-		return nil, t.startCash()
+		return nil, t.beforeMoney(ctx, t.startCash)
 	case "Payment.Confirm":
 		return nil, t.confirm()
 	case "Mobile.Start":
-		return nil, t.startMobile(uplink.OrderDynamicQR, "")
+		return nil, t.beforeMoney(ctx, func() error { return t.startMobile(uplink.OrderDynamicQR, "") })
+	case "Session.Extend":
+		return nil, t.extend()
+	case "Receipt.Reprint":
+		return nil, t.reprint()
+	case "Receipt.OnScreen":
+		return nil, t.chooseOnScreenReceipt()
 	case "Voucher.Redeem":
 		return nil, t.redeem(p.VoucherID, p.Code, p.Payload)
 	}
@@ -278,6 +298,8 @@ func (t *Terminal) endLocked() {
 	if t.sess != nil && t.sess.accepting {
 		t.enableCashLocked(false)
 	}
+	t.wipeGovLocked(t.sess) // the ID card data and form go with the session (apply.go)
+	t.wipeLocked(t.sess)    // last: it empties the whole session struct (resident.go)
 	t.sess = nil
 	if t.idle != nil {
 		t.idle.Stop()
@@ -294,6 +316,7 @@ func (t *Terminal) touchLocked() {
 		t.idle.Stop()
 	}
 	t.idle = time.AfterFunc(t.cfg.IdleTimeout, func() { t.idleExpired(ss) })
+	t.armWarningLocked(ss)
 }
 
 func (t *Terminal) idleExpired(ss *session) {

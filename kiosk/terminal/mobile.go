@@ -81,6 +81,15 @@ func (t *Terminal) startMobile(kind uplink.OrderKind, code string) error {
 // Scanned takes a code read by the terminal's scanner. The scanner, not
 // the screen, is the only source of payment codes and voucher QRs.
 func (t *Terminal) Scanned(text string) {
+	if t.staffScanned(text) { // a staff badge, or a voucher on the refund screen (staff.go)
+		return
+	}
+	if t.scannedCase(text) { // an application receipt's tracking QR (progress.go)
+		return
+	}
+	if t.scannedBill(text) {
+		return
+	}
 	if _, err := uplink.WalletOfPaymentCode(text); err == nil {
 		if err := t.startMobile(uplink.OrderPaymentCode, text); err != nil {
 			t.log.Info("payment code not usable now", "err", err)

@@ -35,7 +35,8 @@ func (t *Terminal) forward(ctx context.Context) {
 		for _, pp := range t.pending {
 			// A payment being submitted in front of the resident is theirs
 			// until it turns pending.
-			if t.sess == nil || t.sess.pay == nil || t.sess.pay.key != pp.Key || t.sess.pay.Status == "pending" {
+			// So is a counter top-up in front of the staff member (staff_topup.go).
+			if (t.sess == nil || t.sess.pay == nil || t.sess.pay.key != pp.Key || t.sess.pay.Status == "pending") && !t.staff.submitting[pp.Key] {
 				jobs = append(jobs, func() error { return t.forwardPayment(ctx, pp) })
 			}
 		}
@@ -43,6 +44,7 @@ func (t *Terminal) forward(ctx context.Context) {
 			v := *t.vouchers[id]
 			jobs = append(jobs, func() error { return t.forwardVoucher(ctx, v) })
 		}
+		jobs = append(jobs, t.govJobsLocked(ctx)...) // applications and ratings (apply.go)
 		t.mu.Unlock()
 
 		var failed atomic.Bool
@@ -69,7 +71,7 @@ func (t *Terminal) forward(ctx context.Context) {
 		wg.Wait()
 
 		t.mu.Lock()
-		n := len(t.pending) + len(t.unsent)
+		n := len(t.pending) + len(t.unsent) + t.govQueuedLocked()
 		t.mu.Unlock()
 		switch {
 		case failed.Load():

@@ -32,7 +32,9 @@ type Receipt struct {
 	VerifyCode string
 	VerifyURL  string
 	Reference  string
-	Pending    bool // not yet confirmed by the platform
+	Pending    bool         // not yet confirmed by the platform
+	Copy       bool         // a reprint: marked 重打 COPY
+	Case       *CaseReceipt // Kind "case": an application's receipt (apply.go)
 }
 
 // pendingPayment is a journaled payment the platform has not acknowledged.
@@ -195,11 +197,14 @@ func (t *Terminal) receiptLocked(ss *session) Receipt {
 }
 
 func (t *Terminal) printReceipt(ctx context.Context, session string, r Receipt) error {
+	t.rememberReceipt(session, r)
 	if t.cfg.Printer == nil || t.cfg.Receipt == nil {
 		return errors.New("no printer")
 	}
 	job, err := t.cfg.Receipt(r)
-	if err == nil {
+	if err == nil && t.onScreenOnly(session) {
+		err = errOnScreen // the resident chose the on-screen receipt: no paper
+	} else if err == nil {
 		pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		err = t.cfg.Printer.Print(pctx, job)
 		cancel()

@@ -100,6 +100,8 @@ func (t *Terminal) recover() error {
 			}
 		case journal.OrderFinished:
 			delete(t.orders, r.Ref)
+		default:
+			t.replayGov(r) // applications and ratings (apply.go)
 		case journal.VoucherForwarded:
 			delete(t.unsent, r.Ref)
 		case journal.VoucherRedeemed, journal.VoucherRefunded:

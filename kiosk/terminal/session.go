@@ -44,6 +44,8 @@ type session struct {
 	order     *OrderView
 	vouchers  []uplink.VoucherUse // earlier vouchers redeemed towards this payment
 	touched   time.Time
+	resident  residentState // idle warning, reprint, on-screen receipt (resident.go)
+	gov       *govFlow      // government services: card data, form, cases, rating (apply.go)
 }
 
 // Notice is a message for the resident, with a code the screen translates.
@@ -72,6 +74,20 @@ type Snapshot struct {
 	Devices  map[string]DeviceView `json:"devices"`
 	Demo     *DemoView             `json:"demo,omitempty"`
 	Terminal string                `json:"terminal"`
+	// Idle and Receipt: the "need more time?" countdown and the receipt
+	// choices (resident.go).
+	Idle    *IdleView    `json:"idle,omitempty"`
+	Receipt *ReceiptView `json:"receipt,omitempty"`
+
+	// Provision is the unprovisioned screen's state; Banner the platform's
+	// notice (fleet.go).
+	Provision *ProvisionView `json:"provision,omitempty"`
+	Banner    *Banner        `json:"banner,omitempty"`
+	// Gov is government services: catalog, application, progress,
+	// rating (apply.go).
+	Gov *GovView `json:"gov,omitempty"`
+	// Staff is partner-site staff mode (staff.go).
+	Staff *StaffView `json:"staff,omitempty"`
 }
 
 // BillView is the bill as shown.
@@ -83,6 +99,10 @@ type BillView struct {
 	Arrears   int64  `json:"arrears"`
 	Prepaid   int64  `json:"prepaid"`
 	Paid      bool   `json:"paid"`
+	// PaidAt and LastPayment let the screen say "already paid" or "paid
+	// minutes ago at another terminal" before any money is taken.
+	PaidAt      int64            `json:"paidAt,omitempty"` // unix ms
+	LastPayment *LastPaymentView `json:"lastPayment,omitempty"`
 }
 
 // CashView is the running total while notes go in.
@@ -121,6 +141,7 @@ type Services struct {
 	CashAvailable   bool `json:"cashAvailable"`
 	PrinterReady    bool `json:"printerReady"`
 	MobileAvailable bool `json:"mobileAvailable"`
+	ScannerReady    bool `json:"scannerReady"` // bill barcodes and payment codes can be scanned
 }
 
 // DeviceView is a device's state as the screen shows it.
@@ -162,6 +183,14 @@ func (t *Terminal) snapshotLocked() Snapshot {
 	if t.cfg.DemoSimControl != "" {
 		s.Demo = &DemoView{SimControl: t.cfg.DemoSimControl}
 	}
+	if t.banner != nil {
+		b := *t.banner
+		s.Banner = &b
+	}
+	s.Services.ScannerReady = t.devices["scanner"].State == device.Online
+	t.homeViewLocked(&s) // what the home screen says while degraded (resident.go)
+	s.Gov = t.govViewLocked(t.sess)
+	t.staffSnapshotLocked(&s) // staff screens, when no resident session is open (staff.go)
 	ss := t.sess
 	if ss == nil {
 		return s
@@ -202,5 +231,6 @@ func (t *Terminal) snapshotLocked() Snapshot {
 	if !t.online {
 		s.Offline = &OfflineView{PerPayment: t.cfg.OfflinePerPayment, Remaining: t.offlineRemainingLocked()}
 	}
+	t.residentViewLocked(&s, ss)
 	return s
 }

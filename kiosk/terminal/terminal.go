@@ -54,6 +54,9 @@ type Config struct {
 	// IdleTimeout returns an untouched session without credit to the home
 	// screen. Zero means 90 s.
 	IdleTimeout time.Duration
+	// IdleWarning is how long before IdleTimeout ends a session the screen
+	// asks "need more time?". Zero means a third of IdleTimeout, at most 30 s.
+	IdleWarning time.Duration
 	// SubmitPatience is how long a confirmed payment is retried in front of
 	// the resident before it is left to the background forwarder. Zero
 	// means 15 s.
@@ -71,6 +74,17 @@ type Config struct {
 	OrderQueryInterval time.Duration
 	OrderUnpaidTimeout time.Duration
 	Now                func() time.Time
+	// Government services (apply.go): the township whose catalog the
+	// terminal offers ("" lets the platform decide), the ID card reader
+	// (nil: none), the encrypted store for applications in the outbox
+	// (nil: no applications) and how often the catalog is refetched
+	// (zero: 10 minutes).
+	Township       string
+	IDCard         IDCardReader
+	Sealed         SealedStore
+	CatalogRefresh time.Duration
+	// Staff tunes partner-site staff mode (staff.go).
+	Staff StaffConfig
 }
 
 // Terminal is the core. Create it with New and start it with Run.
@@ -100,6 +114,10 @@ type Terminal struct {
 	unsent    map[string]bool // vouchers the platform has not acknowledged
 	redeemed  map[string]bool // vouchers used towards a payment (or refunded)
 	orders    map[string]openOrder
+	gov       *govState // government services (catalog.go, apply.go)
+	banner    *Banner   // the platform's notice (fleet.go)
+
+	staff staffState // partner-site staff mode (staff.go), guarded by mu
 }
 
 // New builds a Terminal and recovers state from the journal.
@@ -112,6 +130,9 @@ func New(cfg Config) (*Terminal, error) {
 	}
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = 90 * time.Second
+	}
+	if cfg.IdleWarning <= 0 || cfg.IdleWarning >= cfg.IdleTimeout {
+		cfg.IdleWarning = min(30*time.Second, cfg.IdleTimeout/3)
 	}
 	if cfg.SubmitPatience == 0 {
 		cfg.SubmitPatience = 15 * time.Second
@@ -146,9 +167,16 @@ func New(cfg Config) (*Terminal, error) {
 		redeemed: map[string]bool{},
 		orders:   map[string]openOrder{},
 		runCtx:   context.Background(),
+		gov:      newGovState(),
 	}
 	if err := t.recover(); err != nil {
 		return nil, err
+	}
+	if err := t.recoverStaff(); err != nil {
+		return nil, err
+	}
+	if err := t.recoverGov(); err != nil {
+		return nil, fmt.Errorf("recover applications: %w", err)
 	}
 	t.mu.Lock()
 	t.publishLocked()
@@ -203,6 +231,11 @@ func (t *Terminal) Run(ctx context.Context) error {
 			}()
 		}
 	}
+	if c := t.cfg.IDCard; c != nil {
+		c.OnHealth(t.healthFrom("idCardReader"))
+		t.deviceChanged("idCardReader", c.Health())
+	}
+	wg.Go(func() { t.keepCatalog(ctx) }) // the township catalog (catalog.go)
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
@@ -215,6 +248,11 @@ func (t *Terminal) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		t.watchPlatform(ctx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t.staffLoop(ctx) // staff reports to the platform (staff.go)
 	}()
 	<-ctx.Done()
 	wg.Wait()
@@ -260,6 +298,7 @@ func (t *Terminal) deviceChanged(role string, h device.Health) {
 	t.devices[role] = h
 	if role == "billValidator" {
 		t.settleLocked(h)
+		t.cashBoxHealthLocked(h) // cash-box removal (staff_cash.go)
 	}
 	t.publishLocked()
 }

@@ -96,6 +96,7 @@ func TestOpenAPIMatchesTypes(t *testing.T) {
 	schemas, doc := readSchemas(t)
 	types := map[string]any{
 		"Bill":            uplink.Bill{},
+		"LastPayment":     uplink.LastPayment{},
 		"Note":            uplink.Note{},
 		"PaymentRequest":  uplink.PaymentRequest{},
 		"Payment":         uplink.Payment{},

@@ -158,6 +158,17 @@ type Bill struct {
 	Currency  string     `json:"currency"`
 	BillID    string     `json:"billId"`
 	PaidAt    *time.Time `json:"paidAt,omitempty"`
+	// LastPayment is the newest payment booked on this account, from any
+	// terminal or channel, so a terminal can say "paid minutes ago
+	// elsewhere" before it takes money. Absent when none is on record.
+	LastPayment *LastPayment `json:"lastPayment,omitempty"`
+}
+
+// LastPayment is the newest payment on an account (schema LastPayment).
+type LastPayment struct {
+	At         time.Time `json:"at"`
+	Amount     int64     `json:"amount"`
+	TerminalID string    `json:"terminalId,omitempty"` // the terminal that took it; empty for other channels
 }
 
 // Validate checks the invariants a Bill reply must hold.
@@ -177,6 +188,8 @@ func (b Bill) Validate() error {
 		return fmt.Errorf("bill: arrears %d exceed amountDue %d", b.Arrears, b.AmountDue)
 	case b.PaidAt != nil && b.AmountDue != 0:
 		return fmt.Errorf("bill: paidAt set but amountDue is %d", b.AmountDue)
+	case b.LastPayment != nil && (b.LastPayment.At.IsZero() || b.LastPayment.Amount <= 0):
+		return fmt.Errorf("bill: lastPayment without a time or a positive amount")
 	}
 	return nil
 }

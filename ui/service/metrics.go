@@ -169,6 +169,7 @@ func (s *Server) metrics(w http.ResponseWriter, r *http.Request) {
 		m.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes (from /proc/self/statm).")
 		m.sample("process_resident_memory_bytes", rss)
 	}
+	s.writeGauges(&m) // the daemon's own: heartbeat age, outbox depth (extra.go)
 
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	if _, err := w.Write([]byte(m.b.String())); err != nil {

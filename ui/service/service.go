@@ -42,6 +42,11 @@ type Options struct {
 	Now func() time.Time
 	// StatmPath is where RSS is read; "" means /proc/self/statm.
 	StatmPath string
+	// Gauges are extra metric samples (extra.go); nil: none.
+	Gauges func() []Gauge
+	// Mount adds more handlers to the service (the technician's pages);
+	// they get the same loopback-only checks.
+	Mount func(mux *http.ServeMux)
 }
 
 // Server serves the technician's endpoints.
@@ -72,6 +77,7 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("GET /status", s.status)
 	s.mux.HandleFunc("GET /api/devices", s.devicesJSON)
 	s.mux.HandleFunc("GET /metrics", s.metrics)
+	s.mount()
 	return s
 }
 

@@ -16,6 +16,7 @@
     return [
       h('h1', {}, t('enterAccount', t(s.utility))),
       h('p', { class: 'hint' }, t('accountHint')),
+      s.services.scannerReady ? h('p', { class: 'hint', id: 'scan-hint' }, '▦ ', t('scanHint')) : h('p', { class: 'warn', id: 'scan-down' }, '⚠ ', t('scanDown')),
       h('div', { class: 'display' + (digits ? '' : ' empty'), id: 'account-display' }, digits || t('typeDigits')),
       notice(s),
       busy ? h('p', { class: 'hint', id: 'busy' }, t('looking')) : null,
@@ -37,21 +38,48 @@
       b.prepaid ? [h('dt', {}, t('prepaid')), h('dd', { class: 'money' }, `${yuan(b.prepaid)} ${t('yuan')}`)] : null);
   }
 
+  // paidNotes says, before any money is taken, that the bill is paid or
+  // that someone paid on this account a short while ago.
+  function paidNotes(s) {
+    const b = s.bill;
+    const lp = b.lastPayment;
+    const at = (ms) => new Date(ms).toLocaleString(TB.lang() === 'zh' ? 'zh-CN' : 'en-GB', { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+    const out = [];
+    if (b.paid) out.push(h('p', { class: 'warn', id: 'bill-paid' }, 'ℹ ', b.paidAt ? t('billPaidAt', at(b.paidAt)) : '', t('billPaid')));
+    if (lp && lp.recent) {
+      const mins = Math.max(1, Math.round((Date.now() - lp.at) / 60000));
+      out.push(h('p', { class: 'warn', id: 'recent-payment' }, '⚠ ', t(lp.elsewhere ? 'paidElsewhere' : 'paidHere', mins, yuan(lp.amount))));
+    }
+    return out;
+  }
+
+  // receiptChoice offers the on-screen receipt before any money is taken
+  // when the printer cannot print; paying waits for the resident's yes.
+  function receiptChoice(s) {
+    if (!s.receipt || !s.receipt.printerDown) return null;
+    if (s.receipt && s.receipt.onScreen) return h('p', { class: 'ok', id: 'onscreen-chosen' }, '✔ ', t('onScreenChosen'));
+    return h('div', { class: 'card warn-card', id: 'printer-offer' },
+      h('p', { class: 'warn' }, '⚠ ', t('printerDownOffer')),
+      h('button', { type: 'button', class: 'primary', id: 'btn-onscreen', onclick: () => act('Receipt.OnScreen') }, t('acceptOnScreen')));
+  }
+
   function billScreen(s) {
     const canCash = s.services.cashAvailable;
+    const receiptOk = !s.receipt || !s.receipt.printerDown || s.receipt.onScreen;
     return [
       h('h1', {}, `${t(s.utility)} · ${s.account}`),
       h('div', { class: 'card' }, billFacts(s)),
-      s.bill.paid ? h('p', { class: 'warn', id: 'bill-paid' }, 'ℹ ', t('billPaid')) : null,
+      paidNotes(s),
       h('p', { class: 'hint' }, t('overpayNote')),
-      canCash ? null : h('p', { class: 'err' }, '⚠ ', t('cashDown')),
+      canCash ? null : h('p', { class: 'err', id: 'cash-down' }, '⚠ ', t('cashDown'), s.services.mobileAvailable ? t('useMobile') : ''),
+      receiptChoice(s),
       offlineNote(s),
       notice(s),
       h('div', { class: 'actions' },
         h('button', { type: 'button', class: 'secondary', id: 'btn-cancel', onclick: () => act('Session.Cancel') }, t('cancel')),
-        s.services.mobileAvailable && s.bill.amountDue > 0 ? h('button', { type: 'button', class: 'primary', id: 'btn-mobile', onclick: () => act('Mobile.Start') }, t('payMobile')) : null,
-        h('button', { type: 'button', class: 'primary', id: 'btn-cash', disabled: !canCash, onclick: () => act('Cash.Start') }, t('payCash'))),
-      s.services.mobileAvailable && s.bill.amountDue > 0 ? h('p', { class: 'hint' }, t('showCode')) : null,
+        s.services.mobileAvailable && s.bill.amountDue > 0 ? h('button', { type: 'button', class: 'primary', id: 'btn-mobile', disabled: !receiptOk, onclick: () => act('Mobile.Start') }, t('payMobile')) : null,
+        canCash ? h('button', { type: 'button', class: 'primary', id: 'btn-cash', disabled: !receiptOk, onclick: () => act('Cash.Start') }, t('payCash')) : null),
+      s.services.mobileAvailable && s.services.scannerReady && s.bill.amountDue > 0 ? h('p', { class: 'hint' }, t('showCode')) : null,
     ];
   }
 
@@ -81,8 +109,9 @@
     const left = due - c.credit;
     const locked = c.credit > 0 || c.inFlight;
     return [
-      h('h1', {}, t('insertNotes')),
+      h('h1', {}, s.devices.billValidator && s.devices.billValidator.state === 'online' ? t('insertNotes') : t('insertCoins')),
       h('p', { class: 'hint', id: 'accepted' }, c.accepted.length ? t('accepted', c.accepted.map((v) => v / 100).join(' / ')) : ''),
+      s.devices.coinAcceptor && s.devices.coinAcceptor.state === 'online' ? h('p', { class: 'hint', id: 'coins-accepted' }, t('coinsToo')) : null,
       h('div', { class: 'card' },
         h('div', { class: 'credit' },
           h('span', {}, t('credit')),
@@ -124,8 +153,25 @@
         h('dt', {}, t('voucherId')), h('dd', { id: 'voucher-id' }, v.voucherId),
         h('dt', {}, t('voucherCode')), h('dd', {}, v.code))),
       status,
+      reprintRow(s),
       h('div', { class: 'actions' }, h('button', { type: 'button', class: 'primary', id: 'btn-finish', onclick: () => act('Session.Finish') }, t('finish'))),
     ];
+  }
+
+  // reprintRow offers a copy of the session's last receipt (marked 重打)
+  // and says how the copy went.
+  function reprintRow(s) {
+    const r = s.receipt;
+    if (!r) return null;
+    const out = [];
+    if (r.reprint === 'printing') out.push(h('p', { id: 'reprint-status' }, '… ', t('reprinting')));
+    else if (r.reprint === 'printed') out.push(h('p', { class: 'ok', id: 'reprint-status' }, '✔ ', t('reprinted')));
+    else if (r.reprint === 'failed') out.push(h('p', { class: 'err', id: 'reprint-status' }, '✖ ', t('reprintFailed')));
+    out.push(TB.notice(s));
+    if (r.canReprint && s.services.printerReady && r.reprint !== 'printing') {
+      out.push(h('div', { class: 'actions' }, h('button', { type: 'button', class: 'secondary', id: 'btn-reprint', onclick: () => act('Receipt.Reprint') }, t('reprint'))));
+    }
+    return out;
   }
 
   function payingScreen(s) {
@@ -137,10 +183,13 @@
     const p = s.payment;
     const title = p.status === 'acknowledged' ? t('doneTitle') : p.status === 'pending' ? t('pendingTitle') : t('refusedTitle');
     const cls = p.status === 'acknowledged' ? 'ok' : p.status === 'pending' ? 'warn' : 'err';
-    const mark = p.status === 'acknowledged' ? '✔ ' : p.status === 'pending' ? '⏳ ' : '✖ ';
+    const mark = p.status === 'acknowledged' ? '✔ ' : p.status === 'pending' ? '⚠ ' : '✖ ';
     let receipt = null;
     if (p.status === 'refused') receipt = h('p', { class: 'err' }, t('refusedHelp'));
-    else if (p.receipt === 'printed') receipt = h('p', { id: 'receipt-status' }, p.status === 'pending' ? t('receiptPending') : t('receiptPrinted'));
+    else if (s.receipt && s.receipt.onScreen && p.receipt !== 'printed') {
+      receipt = [h('p', { class: 'warn', id: 'receipt-status' }, '▦ ', t('receiptOnScreen'))];
+      if (p.verifyUrl) receipt.push(h('img', { class: 'qr', id: 'receipt-qr', alt: t('verifyCode'), src: `/qr.png?text=${encodeURIComponent(p.verifyUrl)}` }));
+    } else if (p.receipt === 'printed') receipt = h('p', { id: 'receipt-status' }, p.status === 'pending' ? t('receiptPending') : t('receiptPrinted'));
     else {
       receipt = [h('p', { class: 'warn', id: 'receipt-status' }, t('receiptFailed'))];
       if (p.verifyUrl) receipt.push(h('img', { class: 'qr', id: 'receipt-qr', alt: t('verifyCode'), src: `/qr.png?text=${encodeURIComponent(p.verifyUrl)}` }));
@@ -155,6 +204,8 @@
           h('dt', {}, t('verifyCode')), h('dd', { id: 'verify-code' }, p.verifyCode)] : null,
         h('dt', {}, t('reference')), h('dd', {}, p.reference))),
       receipt,
+      reprintRow(s),
+      window.TBRating ? window.TBRating(s) : null, // 好差评 (apply.js)
       h('div', { class: 'actions' }, h('button', { type: 'button', class: 'primary', id: 'btn-finish', onclick: () => act('Session.Finish') }, t('finish'))),
     ];
   }
@@ -162,7 +213,7 @@
 
   TB.home((s) => {
     const tiles = UTILITIES.map((u) => h('button', {
-      class: `tile tile-${u}`, id: `tile-${u}`, type: 'button',
+      class: `tile tile-${u}`, id: `tile-${u}`, type: 'button', disabled: !s.services.platformOnline,
       onclick: () => act('Session.Start', { utility: u }),
     }, h('span', { class: 'ico', 'aria-hidden': 'true' }, UTIL_ICON[u]), t(u), h('small', {}, TB.lang() === 'zh' ? TB.tableIn('en', u) : TB.tableIn('zh', u))));
     return [h('h2', {}, t('payBills')), h('div', { class: 'tiles' }, tiles)];

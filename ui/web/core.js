@@ -96,6 +96,7 @@
   const screens = {};      // screen name -> (snapshot) => nodes
   const homeSections = []; // (snapshot) => nodes, in registration order
   const wipers = [];       // called when a session ends
+  const afterRender = [];  // (snapshot) => void, after every render (resident.js: idle dialog)
   const ticking = new Set(); // screens redrawn every second (countdowns)
 
   const t = (k, ...a) => { const v = T[lang][k] ?? T.zh[k]; return typeof v === 'function' ? v(...a) : (v ?? k); };
@@ -158,7 +159,7 @@
   // wipe forgets what the page holds of the last resident; when the session
   // has ended it also goes back to Chinese and clears storage.
   function wipe(ended) {
-    for (const f of wipers) f();
+    for (const f of wipers) f(ended);
     if (!ended) return;
     lang = 'zh';
     try { sessionStorage.clear(); localStorage.clear(); } catch { /* storage may be disabled */ }
@@ -184,6 +185,7 @@
     else if (ws && ws.readyState === WebSocket.OPEN) banner();
     renderStatus();
     renderDemo();
+    for (const f of afterRender) f(snap);
   }
 
   function notice(s) {
@@ -231,6 +233,7 @@
     screen: (name, draw, opts) => { screens[name] = draw; if (opts && opts.tick) ticking.add(name); },
     home: (f) => homeSections.push(f),
     onWipe: (f) => wipers.push(f),
+    onRender: (f) => afterRender.push(f),
   });
 
   setInterval(() => { if (snap && ticking.has(snap.screen)) render(); }, 1000);

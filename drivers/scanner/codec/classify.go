@@ -68,6 +68,7 @@ type Code struct {
 	Receipt *Receipt
 	Enroll  *Enrollment
 	Bill    *Bill
+	Badge   *StaffBadge // a staff badge (staff.go)
 	// Why says, for an unknown code that looked close to a known kind, what
 	// was wrong (e.g. "17 digits with a WeChat Pay prefix").
 	Why string
@@ -118,6 +119,13 @@ func Classify(text string) Code {
 			return c
 		}
 		c.Kind, c.Enroll = KindEnroll, &e
+	case hasScheme(s, "tongban-staff"):
+		b, err := ParseStaffBadge(s)
+		if err != nil {
+			c.Why = err.Error()
+			return c
+		}
+		c.Kind, c.Badge = KindStaffBadge, &b
 	case hasScheme(s, "http") || hasScheme(s, "https"):
 		r, why := parseReceipt(s)
 		if r == nil {
@@ -378,6 +386,8 @@ func Mask(c Code) string {
 		return u.String()
 	case KindEnroll:
 		return fmt.Sprintf("platform=%s token=*(%d) exp=%s", c.Enroll.Platform, len(c.Enroll.Token), c.Enroll.Expires.Format(time.RFC3339))
+	case KindStaffBadge:
+		return "staff=" + c.Badge.StaffID + " sig=*"
 	}
 	n := utf8.RuneCountInString(s)
 	if n <= 4 {

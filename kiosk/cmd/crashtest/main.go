@@ -140,7 +140,7 @@ func (h *harness) waitAddr(name string) (string, error) {
 func (h *harness) startDaemon() error {
 	os.Remove(filepath.Join(h.dir, "ui.addr"))
 	c, err := h.spawn("kioskd", "run", "-profile", filepath.Join(h.dir, "profile.json"), "-data", h.dir,
-		"-platform", h.platURL, "-listen", "127.0.0.1:0", "-idle-timeout", "4s", "-log-level", "debug")
+		"-platform", h.platURL, "-listen", "127.0.0.1:0", "-idle-timeout", "4s", "-log-level", "debug", "-allow-unenrolled")
 	if err != nil {
 		return err
 	}

@@ -91,7 +91,7 @@ func TestBudgetStartAndIdle(t *testing.T) {
 	if err := writeDemoProfile(prof); err != nil {
 		t.Fatal(err)
 	}
-	d := spawn("run", "-profile", prof, "-data", data, "-platform", "http://"+plat, "-listen", "127.0.0.1:0", "-service", "127.0.0.1:0")
+	d := spawn("run", "-profile", prof, "-data", data, "-platform", "http://"+plat, "-listen", "127.0.0.1:0", "-service", "127.0.0.1:0", "-allow-unenrolled")
 	ui := wait("ui")
 	resp, err := http.Get("http://" + ui + "/")
 	if err != nil || resp.StatusCode != 200 {

@@ -26,6 +26,7 @@ func cmdDemo(ctx context.Context, args []string) error {
 	simAddr := fs.String("sim-control", "127.0.0.1:8791", "simulator control address (loopback)")
 	svcAddr := fs.String("service", "127.0.0.1:8781", "technician status page and metrics address (loopback)")
 	bill := fs.String("bill", "", "bill validator protocol, id003 or ssp (default: the profile's, id003 for a new one)")
+	unprov := fs.Bool("unprovisioned", false, "wipe the terminal's enrollment and start it on the unprovisioned screen (enroll it by scanning a token's QR)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -38,7 +39,7 @@ func cmdDemo(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(logs, 0o755); err != nil {
 		return err
 	}
-	for _, n := range []string{"platform", "sim", "ui", "service"} {
+	for _, n := range []string{"platform", "platform-tls", "sim", "ui", "service"} {
 		os.Remove(filepath.Join(dir, n+".addr"))
 	}
 	exe, err := os.Executable()
@@ -88,7 +89,9 @@ func cmdDemo(ctx context.Context, args []string) error {
 		go func() { c.Wait(); lf.Close(); exited <- name }()
 		return nil
 	}
-	if err := spawn("platform", "platform", "-data", dir, "-listen", *platAddr); err != nil {
+	// The platform requires signed requests: the demo's terminal enrolls
+	// (demo_enroll.go) and signs every request, as in the field.
+	if err := spawn("platform", "platform", "-data", dir, "-listen", *platAddr, "-require-signatures"); err != nil {
 		return err
 	}
 	if err := spawn("sim", "sim", "-data", dir, "-control", *simAddr, "-bill", protocol); err != nil {
@@ -101,6 +104,10 @@ func cmdDemo(ctx context.Context, args []string) error {
 	}
 	plat, _ := readAddr(dir, "platform")
 	simc, _ := readAddr(dir, "sim")
+	enrolled, err := demoProvision(ctx, exe, dir, profPath, plat, *unprov)
+	if err != nil {
+		return err
+	}
 	if err := spawn("kioskd", "run", "-profile", profPath, "-data", dir, "-platform", "http://"+plat,
 		"-listen", *uiAddr, "-service", *svcAddr, "-demo-sim", "http://"+simc); err != nil {
 		return err
@@ -137,6 +144,7 @@ Tongban terminal demo is running (ready in %.1fs), bill validator: %s.
 
 Press Ctrl-C to stop.
 `, time.Since(start).Seconds(), protocol, ui, status, exe, *data, plat, filepath.Join(dir, "sim", "receipts"), logs)
+	fmt.Println(enrolled)
 
 	select {
 	case <-ctx.Done():

@@ -244,6 +244,7 @@ func (d *daemonDevices) start(ctx context.Context, c daemonConfig, terminalID st
 	}
 	if c.Service != "" {
 		srv := service.New(service.Options{Devices: d.Health, TerminalID: terminalID, Version: version, Started: time.Now(),
+			Gauges: c.svcGauges, Mount: c.svcMount, // fleet metrics, technician pages (fleet.go, tech.go)
 			Logger: c.Log.With("component", "service")})
 		wg.Go(func() {
 			// A failed listen is logged, not fatal: the residents' screen

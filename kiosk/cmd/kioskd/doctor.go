@@ -83,6 +83,7 @@ func doctor(ctx context.Context, w io.Writer, base string, asJSON bool) error {
 		w.Write(raw)
 	} else {
 		printReport(w, rep)
+		printFleet(ctx, w, base) // heartbeat and platform configuration (fleet.go)
 	}
 	var down []string
 	for _, h := range rep.Devices {

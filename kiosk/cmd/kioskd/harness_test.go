@@ -54,12 +54,35 @@ func startStack(t *testing.T) *stack {
 // stack's data folder and simulator; nil: a bill validator and a printer.
 func startStackWith(t *testing.T, prof func(dir string, sim *simulator.Simulator) *profile.Profile) *stack {
 	t.Helper()
+	return startStackOpts(t, stackOptions{profile: prof})
+}
+
+// stackOptions vary the stack; the zero value is startStack's (an
+// unenrolled terminal, allowed to run unsigned).
+type stackOptions struct {
+	profile func(dir string, sim *simulator.Simulator) *profile.Profile
+	// platform adjusts the reference platform's options.
+	platform func(*refplatform.Options)
+	// daemon adjusts the daemon's configuration before it starts.
+	daemon func(*daemonConfig)
+	// before runs once the platform and simulators are up, before the
+	// daemon starts (e.g. to enroll it).
+	before func(s *stack)
+}
+
+func startStackOpts(t *testing.T, o stackOptions) *stack {
+	t.Helper()
+	prof := o.profile
 	s := &stack{t: t, dir: t.TempDir()}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	log := testLogger(t)
 
-	plat, err := refplatform.New(refplatform.Options{DataDir: s.dir, Logger: log})
+	popts := refplatform.Options{DataDir: s.dir, Logger: log}
+	if o.platform != nil {
+		o.platform(&popts)
+	}
+	plat, err := refplatform.New(popts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,13 +120,20 @@ func startStackWith(t *testing.T, prof func(dir string, sim *simulator.Simulator
 		}
 	}
 	s.profile = prof(s.dir, sim)
+	if o.before != nil {
+		o.before(s)
+	}
 	svcReady := make(chan string, 1)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		err := runDaemon(ctx, daemonConfig{Profile: s.profile, DataDir: s.dir, PlatformURL: s.platURL, Listen: "127.0.0.1:0",
+		dc := daemonConfig{Profile: s.profile, DataDir: s.dir, PlatformURL: s.platURL, Listen: "127.0.0.1:0",
 			Service: "127.0.0.1:0", ServiceReady: func(a string) { svcReady <- a },
-			DemoSim: s.simURL, Log: log, Ready: func(a string) { ready <- a }})
+			DemoSim: s.simURL, Log: log, Ready: func(a string) { ready <- a }, AllowUnenrolled: true, Heartbeat: -1}
+		if o.daemon != nil {
+			o.daemon(&dc)
+		}
+		err := runDaemon(ctx, dc)
 		if err != nil {
 			t.Errorf("daemon: %v", err)
 			ready <- ""

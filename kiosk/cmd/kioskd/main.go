@@ -30,6 +30,7 @@ const usage = `kioskd: Tongban self-service terminal daemon
 
 Usage:
   kioskd run      [-profile FILE] [-data DIR] [-platform URL] [-listen ADDR] [-service ADDR]
+                  [-tech-pin-file FILE] [-heartbeat D] [-allow-unenrolled]   (never enrolled: the unprovisioned screen)
   kioskd doctor   [-data DIR | -url URL] [-json]   every device's state; exit 1 if one is not online
   kioskd sim      [-data DIR] [-control ADDR] [-bill id003|ssp]
   kioskd sim insert YUAN [-data DIR]     insert a note into the simulated bill validator
@@ -42,10 +43,11 @@ Usage:
   kioskd platform [-data DIR] [-listen ADDR]
   kioskd platform payments [-data DIR | -url URL]
   kioskd platform token [-data DIR | -url URL] [-site-kind K -site-name N -township T] [-sm2]   an enrollment QR
+  kioskd platform staff [-data DIR | -url URL] [-id S1001] [-png FILE]   a partner-site staff badge QR
   kioskd provision [-data DIR] (-qr PAYLOAD | -token T -platform URL -pin HEX) [-sm2]   enroll this terminal
   kioskd provision status|wipe [-data DIR]   show or wipe the terminal's identity
   kioskd probe    [-json] [-write FILE] [paths...]   find the devices on the serial ports, propose a profile
-  kioskd demo     [-data DIR] [-bill id003|ssp]   the whole terminal on simulated hardware
+  kioskd demo     [-data DIR] [-bill id003|ssp] [-unprovisioned]   the whole terminal on simulated hardware
   kioskd version
 
 Run "kioskd CMD -h" for a command's flags.

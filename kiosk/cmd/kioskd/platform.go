@@ -23,6 +23,9 @@ func cmdPlatform(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "token" {
 		return cmdPlatformToken(ctx, args[1:]) // provision.go
 	}
+	if len(args) > 0 && args[0] == "staff" {
+		return cmdPlatformStaff(ctx, args[1:]) // staff.go: a staff badge QR
+	}
 	fs := flag.NewFlagSet("platform", flag.ContinueOnError)
 	data := fs.String("data", "data", "data folder (the platform keeps platform/refplatform.db in it)")
 	listen := fs.String("listen", "127.0.0.1:8790", "listen address (loopback)")

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	qrcode "github.com/skip2/go-qrcode"
+
+	"tongban/kiosk/refplatform"
+)
+
+// cmdPlatformStaff prints a staff member's badge QR from a running
+// reference platform, and saves it as a PNG to print or show on a phone.
+func cmdPlatformStaff(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("platform staff", flag.ContinueOnError)
+	data := fs.String("data", "data", "data folder of a running platform")
+	base := fs.String("url", "", "platform URL (default: read from the data folder)")
+	staff := fs.String("id", refplatform.DemoStaff[0].StaffID, "staff id (the demo staff are listed in kiosk/refplatform/README.md)")
+	out := fs.String("png", "", "save the badge QR here (default: <data>/staff-<id>.png; \"-\": do not save)")
+	asJSON := fs.Bool("json", false, "print the reply as JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	u := *base
+	if u == "" {
+		a, err := readAddr(*data, "platform")
+		if err != nil {
+			return err
+		}
+		u = "http://" + a
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(cctx, http.MethodPost, strings.TrimSuffix(u, "/")+"/ref/staff/"+url.PathEscape(*staff)+"/badge", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("platform at %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("platform at %s: %w", u, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("platform: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	if *asJSON {
+		os.Stdout.Write(body)
+		return nil
+	}
+	var b refplatform.StaffBadgeIssued
+	if err := json.Unmarshal(body, &b); err != nil {
+		return fmt.Errorf("platform: unreadable badge reply: %w", err)
+	}
+	q, err := qrcode.New(b.QR, qrcode.Medium)
+	if err != nil {
+		return fmt.Errorf("QR: %w", err)
+	}
+	fmt.Print(q.ToSmallString(false))
+	fmt.Printf("staff:     %s %s (%s)\n", b.StaffID, b.Name, b.Site)
+	fmt.Printf("badge:     serial %s\n", b.Serial)
+	fmt.Printf("payload:   %s\n", b.QR)
+	if *out != "-" {
+		path := *out
+		if path == "" {
+			path = filepath.Join(*data, "staff-"+b.StaffID+".png")
+		}
+		if err := q.WriteFile(320, path); err != nil {
+			return fmt.Errorf("save badge QR: %w", err)
+		}
+		fmt.Printf("saved:     %s\n", path)
+	}
+	fmt.Printf("\nhold it to the terminal's scanner, or run:\n  kioskd sim scan '%s' -data %s\nthen type the PIN on the screen.\n", b.QR, *data)
+	return nil
+}

@@ -59,6 +59,13 @@ const (
 	Stack
 )
 
+func (d Decision) String() string {
+	if d == Stack {
+		return "stack"
+	}
+	return "return"
+}
+
 // Handler receives every event synchronously on the driver's goroutine.
 // The driver does not act on the device (stack, ACK, return) until the
 // handler returns, so the core can journal the event first. For Escrowed

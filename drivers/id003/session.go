@@ -57,12 +57,19 @@ func (r *runner) setState(s device.State, detail string) {
 	r.d.mon.Set(s, detail)
 }
 
+// emit hands an event to the core, then logs it: the log's write is I/O
+// that the way from the device's frame to the screen need not wait for.
 func (r *runner) emit(ev cash.Event) cash.Decision {
 	if ev.At.IsZero() {
 		ev.At = r.readAt
 	}
-	r.d.log.Info("cash event", "kind", ev.Kind, "fen", ev.Value, "code", fmt.Sprintf("%02X", ev.Code), "detail", ev.Detail)
-	return r.h(ev)
+	d := r.h(ev)
+	args := []any{"kind", ev.Kind, "fen", ev.Value, "code", fmt.Sprintf("%02X", ev.Code), "detail", ev.Detail}
+	if ev.Kind == cash.Escrowed {
+		args = append(args, "decision", d)
+	}
+	r.d.log.Info("cash event", args...)
+	return d
 }
 
 // session is one open port.

@@ -244,7 +244,10 @@ func openRaw(path string) (*os.File, error) {
 // for the host to send a byte).
 func pollable(f *os.File) (*os.File, error) {
 	defer f.Close()
-	fd, err := unix.Dup(int(f.Fd()))
+	// Close-on-exec: a child process (a test's browser) that inherited the
+	// leader would keep the pty alive after an unplug, so the daemon would
+	// never see the cable go.
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("simport: dup pty: %w", err)
 	}

@@ -52,6 +52,7 @@ type runner struct {
 	pendingReject bool // the core said Return; REJECT not yet answered
 	cashboxOut    bool // cashbox removed, until replaced
 	faults        map[codec.EventCode]bool
+	readAt        time.Time    // when the last bytes arrived from the device
 	state         device.State // shadow of the monitor, to skip redundant Sets
 	detail        string
 }
@@ -64,9 +65,19 @@ func (r *runner) setState(s device.State, detail string) {
 	r.d.mon.Set(s, detail)
 }
 
+// emit hands an event to the core, then logs it: the log's write is I/O
+// that the way from the device's frame to the screen need not wait for.
 func (r *runner) emit(ev cash.Event) cash.Decision {
-	r.d.log.Info("cash event", "kind", ev.Kind, "fen", ev.Value, "channel", ev.Code, "detail", ev.Detail)
-	return r.h(ev)
+	if ev.At.IsZero() {
+		ev.At = r.readAt
+	}
+	d := r.h(ev)
+	args := []any{"kind", ev.Kind, "fen", ev.Value, "channel", ev.Code, "detail", ev.Detail}
+	if ev.Kind == cash.Escrowed {
+		args = append(args, "decision", d)
+	}
+	r.d.log.Info("cash event", args...)
+	return d
 }
 
 // session is one open port.
@@ -546,6 +557,9 @@ func (s *session) await() (data []byte, mismatches int, err error) {
 		n, err := s.port.Read(s.rbuf[:])
 		if err != nil {
 			return nil, mismatches, fmt.Errorf("read %s: %w", s.d.cfg.Path, err)
+		}
+		if n > 0 {
+			s.r.readAt = time.Now()
 		}
 		s.dec.Feed(s.rbuf[:n]) // n == 0 is the read timeout; the loop checks the deadline
 	}

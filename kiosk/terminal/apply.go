@@ -337,6 +337,9 @@ func (t *Terminal) readCardLocked(ss *session, purpose string) {
 	go func() {
 		defer cancel()
 		for {
+			if !t.isSession(ss) {
+				return // replaced without an end (defensive: the wipe cancels ctx)
+			}
 			err := rd.WaitCard(ctx, 300*time.Millisecond)
 			if ctx.Err() != nil {
 				return
@@ -362,6 +365,12 @@ func (t *Terminal) readCardLocked(ss *session, purpose string) {
 			return
 		}
 	}()
+}
+
+func (t *Terminal) isSession(ss *session) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.sess == ss
 }
 
 func (t *Terminal) stopReadLocked(ss *session) {

@@ -110,6 +110,7 @@ func (t *Terminal) start(utility string) error {
 	if t.sess != nil && (t.sess.credit > 0 || len(t.sess.flight) > 0) {
 		return errf("sequenceError", "a session with inserted cash is open")
 	}
+	t.wipeGovLocked(t.sess) // a government-service visit being replaced (apply.go)
 	t.sess = &session{id: newID(), screen: ScreenAccount, utility: utility, notes: map[int64]int{}}
 	t.touchLocked()
 	t.publishLocked()

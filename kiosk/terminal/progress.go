@@ -117,7 +117,10 @@ func (t *Terminal) showCases(ss *session, list []uplink.Case, err error) {
 		ss.screen = ScreenProgressResult
 	}
 	if ss.screen == ScreenProgress && ss.gov.cancelRead == nil {
-		t.readCardLocked(ss, "progress") // let the resident try again
+		// A scan that found nothing: the card may still be placed. (After
+		// a card look-up the read is not re-armed: the card still lies on
+		// the reader and would be looked up again and again.)
+		t.readCardLocked(ss, "progress")
 	}
 	t.touchLocked()
 	t.publishLocked()

@@ -329,6 +329,10 @@ func (t *Terminal) scannedBill(text string) bool {
 	if c.Kind != codec.KindUtilityBill || c.Bill == nil {
 		return false
 	}
+	if err := t.residentBlocked("Session.Start"); err != nil {
+		t.log.Info("bill barcode ignored", "err", err) // staff mode holds the screen
+		return true
+	}
 	t.mu.Lock()
 	if ss := t.sess; ss != nil {
 		if ss.credit > 0 || len(ss.flight) > 0 || ss.screen == ScreenPaying || ss.screen == ScreenMobile {

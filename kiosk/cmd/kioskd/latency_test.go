@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -13,6 +14,8 @@ import (
 	"path/filepath"
 	"runtime/trace"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,10 +51,17 @@ func (s *stamped) Write(p []byte) (int, error) {
 }
 
 // TestBudgetEventLatency measures a device event's way through the whole
-// daemon: from the bill validator's vend-valid frame leaving the device, over
-// the pty, through the driver, the journal (fsync) and the core, to the
-// WebSocket message that shows the new credit leaving for the screen.
+// daemon: from the bill validator's vend-valid frame arriving at the driver
+// (cash.Event.At), through the core and the journal (fsync) to the
+// WebSocket message that shows the new credit, as the screen receives it.
 // Budget: p99 under 5 ms.
+//
+// It splits each note's time into hops (driver, core, screen writer,
+// loopback and client) and, in the same run, measures what the machine
+// allows: a bare journal commit (the fsync Invariant 1 puts on the path)
+// and the CPU other processes took. On a shared machine the p99 follows
+// those two; the hops show where. `go test -trace` finds a note by its
+// "latency" log marks.
 func TestBudgetEventLatency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
@@ -61,8 +71,16 @@ func TestBudgetEventLatency(t *testing.T) {
 		notes = 200
 	}
 	dir := t.TempDir()
-	log := slog.New(slog.DiscardHandler)
-	plat, err := refplatform.New(refplatform.Options{DataDir: dir, Logger: log})
+	// The driver and the core log as the daemon does (text, info level);
+	// the daemon writes to stderr, this to a file.
+	logFile, err := os.Create(filepath.Join(dir, "kioskd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	log := newLogger(logFile, "kioskd", "info")
+	quiet := slog.New(slog.DiscardHandler)
+	plat, err := refplatform.New(refplatform.Options{DataDir: dir, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,19 +93,28 @@ func TestBudgetEventLatency(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ep.Close()
-	sim := id003sim.New(id003sim.Config{Delays: id003sim.FastDelays(), Logger: log})
+	sim := id003sim.New(id003sim.Config{Delays: id003sim.FastDelays(), Logger: quiet})
 	line := &stamped{ReadWriter: ep}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go sim.Serve(ctx, line)
 
-	j, err := journal.Open(filepath.Join(dir, "journal.db"), &journal.Options{NoSync: os.Getenv("LATENCY_NOSYNC") != ""}) // NOSYNC only to split the figure into fsync and the rest
+	// NOSYNC only to split the figure into fsync and the rest.
+	jopts := &journal.Options{NoSync: os.Getenv("LATENCY_NOSYNC") != ""}
+	j, err := journal.Open(filepath.Join(dir, "journal.db"), jopts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer j.Close()
+	// The probe is a second journal on the same disk: one bare commit
+	// between notes measures the disk's part at the same moments.
+	probe, err := journal.Open(filepath.Join(dir, "probe.db"), jopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
 	bv := id003.New(id003.Config{Name: "billValidator", Path: ep.Link(), PollInterval: 20 * time.Millisecond, Logger: log})
-	arrived := &arrivals{Acceptor: bv, credits: make(chan handled, 1000)}
+	arrived := &arrivals{Acceptor: bv, credits: make(chan handled, notes+10)}
 	core, err := terminal.New(terminal.Config{TerminalID: "TB-LATENCY", Journal: j, Platform: uplink.NewClient(ps.URL, "TB-LATENCY"),
 		Cash: arrived, Logger: log, IdleTimeout: time.Hour})
 	if err != nil {
@@ -110,8 +137,7 @@ func TestBudgetEventLatency(t *testing.T) {
 		at      time.Time
 		version uint64
 	}
-	credits := make(chan credit, 1000)
-	states := make(chan terminal.Snapshot, 1000)
+	credits := make(chan credit, notes+10)
 	go func() {
 		var last int64
 		for {
@@ -129,10 +155,6 @@ func TestBudgetEventLatency(t *testing.T) {
 				last = s.Cash.Credit
 				credits <- credit{at, s.Version}
 			}
-			select {
-			case states <- s:
-			default:
-			}
 		}
 	}()
 	cmd := func(name string, payload any) {
@@ -143,65 +165,72 @@ func TestBudgetEventLatency(t *testing.T) {
 	}
 	cmd("Session.Start", map[string]string{"utility": "water"})
 	cmd("Bill.Lookup", map[string]string{"account": "100100100002"})
+	cmd("Receipt.OnScreen", nil) // this terminal has no printer
 	cmd("Cash.Start", nil)
 	deadline := time.Now().Add(10 * time.Second)
 	for bv.Health().Detail != "accepting notes" && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	var lat, wire []time.Duration
-	var hops [4][]time.Duration // driver, core, screen writer, loopback and client
+
+	cpu0 := readCPU(t)
+	var lat, wire, commits []time.Duration
+	var hops [4][]time.Duration
 	for i := 0; i < notes; i++ {
 		if err := sim.Insert(1000); err != nil {
 			t.Fatal(err)
 		}
+		var c credit
+		var h handled
 		select {
-		case c := <-credits:
-			line.mu.Lock()
-			sent := line.vends[0] // the first vend valid of this note; repeats wait for our ACK
-			line.vends = line.vends[:0]
-			line.mu.Unlock()
-			var in, enter, leave time.Time
-			select {
-			case hd := <-arrived.credits:
-				in, enter, leave = hd.at, hd.enter, hd.leave
-			case <-time.After(5 * time.Second):
-				t.Fatalf("note %d: the handler never returned", i)
-			}
-			written := writes.of(c.version)
-			lat = append(lat, c.at.Sub(in))
-			wire = append(wire, c.at.Sub(sent))
-			hops[0] = append(hops[0], enter.Sub(in))
-			hops[1] = append(hops[1], leave.Sub(enter))
-			hops[2] = append(hops[2], written.Sub(leave)) // negative: the writer sent before the handler returned
-			hops[3] = append(hops[3], c.at.Sub(written))
+		case c = <-credits:
 		case <-time.After(5 * time.Second):
 			t.Fatalf("note %d never credited", i)
 		}
+		select {
+		case h = <-arrived.credits:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("note %d: the handler never returned", i)
+		}
+		line.mu.Lock()
+		sent := line.vends[0] // the first vend valid of this note; repeats wait for our ACK
+		line.vends = line.vends[:0]
+		line.mu.Unlock()
+		written := writes.of(c.version)
+		lat = append(lat, c.at.Sub(h.at))
+		wire = append(wire, c.at.Sub(sent))
+		hops[0] = append(hops[0], h.enter.Sub(h.at))
+		hops[1] = append(hops[1], h.leave.Sub(h.enter))
+		hops[2] = append(hops[2], written.Sub(h.leave)) // negative: the writer sent before the handler returned
+		hops[3] = append(hops[3], c.at.Sub(written))
+
+		start := time.Now()
+		if _, err := probe.Append(journal.Record{Kind: "latency.probe", Amount: int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+		commits = append(commits, time.Since(start))
 	}
-	// The hops of the slowest notes say where the tail comes from.
-	worst := slices.Clone(lat)
-	slices.Sort(worst)
-	cut := worst[(len(worst)*95)/100]
+	cpu1 := readCPU(t)
+
+	// The slowest notes' hops say where the tail comes from.
+	cut := quantile(lat, 0.95)
 	for i, l := range lat {
 		if l >= cut {
-			t.Logf("  slow note %3d: total %v = driver %v + core %v + screen writer %v + loopback/client %v", i,
-				l.Round(time.Microsecond), hops[0][i].Round(time.Microsecond), hops[1][i].Round(time.Microsecond),
-				hops[2][i].Round(time.Microsecond), hops[3][i].Round(time.Microsecond))
+			t.Logf("  slow note %3d: %v = driver %v + core %v + screen writer %v + loopback and client %v", i, us(l),
+				us(hops[0][i]), us(hops[1][i]), us(hops[2][i]), us(hops[3][i]))
 		}
 	}
-	for i, name := range []string{"driver: frame read to handler", "core: handler (lock, journal, publish)", "screen: publish to socket write", "loopback and test client"} {
-		h := slices.Clone(hops[i])
-		slices.Sort(h)
-		t.Logf("  hop %-40s p50 %9v  p99 %9v  max %9v", name, h[len(h)/2].Round(time.Microsecond),
-			h[(len(h)*99)/100].Round(time.Microsecond), h[len(h)-1].Round(time.Microsecond))
+	for i, name := range []string{"driver: frame read to the core", "core: handler (lock, journal, publish)",
+		"screen: publish to the socket write", "loopback and the test's client"} {
+		t.Logf("  hop %-40s %s", name, dist(hops[i]))
 	}
-	slices.Sort(lat)
-	slices.Sort(wire)
-	p50, p99 := lat[len(lat)/2], lat[(len(lat)*99)/100]
-	t.Logf("budget: device frame arriving at the driver to WebSocket message over %d notes: p50 %v, p99 %v (budget p99 5ms, ratio %.2f); includes one journal fsync per event",
-		len(lat), p50.Round(time.Microsecond), p99.Round(time.Microsecond), float64(p99)/float64(5*time.Millisecond))
+	t.Logf("  same run, a bare journal commit         %s", dist(commits))
+	t.Logf("  same run, other processes used %.0f%% of the machine's CPU time (steal %.0f%%), load %s",
+		cpu1.othersShare(cpu0), cpu1.stealShare(cpu0), loadAvg())
+	p50, p99 := quantile(lat, 0.5), quantile(lat, 0.99)
+	t.Logf("budget: device frame arriving at the driver to WebSocket message over %d notes: p50 %v, p99 %v (budget p99 5ms, ratio %.2f); includes one journal commit (fsync) per event: p99 %v alone",
+		len(lat), us(p50), us(p99), float64(p99)/float64(5*time.Millisecond), us(quantile(commits, 0.99)))
 	t.Logf("  from the simulator writing the frame (adds the kernel's pty transfer): p50 %v, p99 %v",
-		wire[len(wire)/2].Round(time.Microsecond), wire[(len(wire)*99)/100].Round(time.Microsecond))
+		us(quantile(wire, 0.5)), us(quantile(wire, 0.99)))
 	// Under `make test` the machine is busy with every other package's
 	// tests, so only `make bench` (BENCH=1) holds the figure to the budget.
 	if os.Getenv("BENCH") != "" && p99 > 5*time.Millisecond {
@@ -209,12 +238,22 @@ func TestBudgetEventLatency(t *testing.T) {
 	}
 }
 
-// arrivals wraps the acceptor to note when the credited note's frame
-// reached the driver (cash.Event.At).
-// It also notes when the core's handler was entered and returned, to split
-// the figure into hops.
-// The screen may get the credit before the handler returns, so the stamps
-// go out on a channel once it has.
+func quantile(d []time.Duration, q float64) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(float64(len(s))*q))]
+}
+
+func dist(d []time.Duration) string {
+	return fmt.Sprintf("p50 %9v  p99 %9v  max %9v", us(quantile(d, 0.5)), us(quantile(d, 0.99)), us(slices.Max(d)))
+}
+
+func us(d time.Duration) time.Duration { return d.Round(time.Microsecond) }
+
+// arrivals wraps the acceptor to note, for each credit, when its frame
+// reached the driver (cash.Event.At) and when the core's handler was
+// entered and returned. The screen may get the credit before the handler
+// returns, so the stamps go out on a channel once it has.
 type arrivals struct {
 	cash.Acceptor
 	credits chan handled
@@ -288,4 +327,50 @@ func (w *writeStamps) of(version uint64) time.Time {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.at[version]
+}
+
+// cpuTimes is the machine's and this process's CPU time so far, in clock
+// ticks, to tell how busy the rest of the machine was during a run.
+type cpuTimes struct{ total, busy, steal, self int64 }
+
+func readCPU(t *testing.T) cpuTimes {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	var c cpuTimes
+	for i, f := range strings.Fields(first)[1:] {
+		n, _ := strconv.ParseInt(f, 10, 64)
+		if i >= 8 { // guest times are already in user
+			break
+		}
+		c.total += n
+		switch i {
+		case 3, 4: // idle, iowait
+		case 7:
+			c.steal += n
+		default:
+			c.busy += n
+		}
+	}
+	c.self = cpuTicks(t, os.Getpid())
+	return c
+}
+
+func (c cpuTimes) othersShare(before cpuTimes) float64 {
+	return 100 * float64((c.busy-before.busy)-(c.self-before.self)) / float64(max(1, c.total-before.total))
+}
+
+func (c cpuTimes) stealShare(before cpuTimes) float64 {
+	return 100 * float64(c.steal-before.steal) / float64(max(1, c.total-before.total))
+}
+
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +21,7 @@ import (
 // unprovisioned screen and work only once enrolled.
 func unprovisionedStack(t *testing.T, withScanner bool) *stack {
 	t.Helper()
+	var profPath string
 	return startStackOpts(t, stackOptions{
 		profile: func(dir string, sim *simulator.Simulator) *profile.Profile {
 			p := &profile.Profile{Devices: map[string]profile.Device{
@@ -30,15 +31,21 @@ func unprovisionedStack(t *testing.T, withScanner bool) *stack {
 			if withScanner {
 				p.Devices["scanner"] = profile.Device{Driver: "scanner", Path: sim.Link(simulator.Scanner), Model: "newland", Mode: "auto"}
 			}
-			b, _ := json.Marshal(p)
-			p, err := profile.Parse(b)
+			profPath = filepath.Join(dir, "profile.json")
+			if err := profile.Write(profPath, p); err != nil {
+				t.Fatal(err)
+			}
+			p, err := profile.Load(profPath)
 			if err != nil {
 				t.Fatal(err)
 			}
 			return p
 		},
 		platform: func(o *refplatform.Options) { o.RequireSignatures = true },
-		daemon:   func(c *daemonConfig) { c.AllowUnenrolled = false },
+		// As `kioskd run` starts it: from a profile file, with a heartbeat.
+		daemon: func(c *daemonConfig) {
+			c.AllowUnenrolled, c.Heartbeat, c.ProfilePath, c.TechPIN = false, 200*time.Millisecond, profPath, testTechPIN
+		},
 	})
 }
 
@@ -115,6 +122,19 @@ func TestUnprovisionedEnrollsByScannedQRInChromium(t *testing.T) {
 		t.Fatalf("footer shows %q, want the enrolled terminal id %s", term, id.Enrollment.TerminalID)
 	}
 	lookupWorks(t, s)
+
+	// The platform's notice reaches the home screen through the heartbeat.
+	if _, err := s.platform.SetTerminalConfig(id.Enrollment.TerminalID, uplink.ConfigUpdate{
+		Banner: &uplink.ConfigBanner{Zh: "本周六 22:00 起系统维护一小时，届时暂停服务", En: "Maintenance on Saturday from 22:00 for an hour"}}); err != nil {
+		t.Fatal(err)
+	}
+	b.waitJS("platform notice", `!!document.getElementById('platform-notice')`)
+	b.shot("tech-04-platform-notice")
+	// The technician's page and the platform's fleet page, for a person.
+	b.do("technician page", chromedp.Navigate("http://"+s.svcAddr+"/tech"), chromedp.WaitVisible(chromedp.CSS("table")))
+	b.shot("tech-05-technician-page")
+	b.do("fleet page", chromedp.Navigate(s.platURL+"/ref/fleet"), chromedp.WaitVisible(chromedp.CSS("table")))
+	b.shot("tech-06-platform-fleet")
 }
 
 // TestUnprovisionedEnrollsByTypedToken: the same by a typed token over the

@@ -228,6 +228,7 @@ func TestResidentPrinterOutBeforePaymentInChromium(t *testing.T) {
 	b.shot("resident-degraded-printer-home-elder")
 	checkA11y(b, "degraded-printer-home-elder")
 	b.click("tile-water")
+	resScreen(b, "account")
 	for _, d := range "100100100001" {
 		b.click("key-" + string(d))
 	}
@@ -270,6 +271,7 @@ func TestResidentBillPaidElsewhereInChromium(t *testing.T) {
 	resOpen(b, s)
 	resElder(b)
 	b.click("tile-water")
+	resScreen(b, "account")
 	for _, d := range "100100100001" {
 		b.click("key-" + string(d))
 	}
@@ -339,6 +341,7 @@ func TestResidentDegradedDevicesInChromium(t *testing.T) {
 	b.shot("resident-degraded-no-acceptor-home-elder")
 	checkA11y(b, "degraded-no-acceptor-home-elder")
 	b.click("tile-water")
+	resScreen(b, "account")
 	for _, d := range "100100100001" {
 		b.click("key-" + string(d))
 	}
@@ -370,6 +373,7 @@ func TestResidentPlatformOfflineInChromium(t *testing.T) {
 	resOpen(b, s)
 	resElder(b)
 	b.click("tile-water")
+	resScreen(b, "account")
 	for _, d := range "100100100001" {
 		b.click("key-" + string(d))
 	}
@@ -412,4 +416,56 @@ func TestResidentPlatformOfflineInChromium(t *testing.T) {
 	if len(pays) != 1 || pays[0].Payment.Amount != 10000 {
 		t.Fatalf("the pending payment was not forwarded once: %+v", pays)
 	}
+}
+
+// TestResidentMobileIdleVoucherScreensInChromium walks the remaining
+// screens in elder mode, each checked for accessibility: the phone payment
+// QR, the idle question with cash inside (no "finish" then: the cash
+// becomes a voucher), the voucher screen and its reprint.
+func TestResidentMobileIdleVoucherScreensInChromium(t *testing.T) {
+	s := residentStack(t, 6*time.Second)
+	watch := s.dial()
+	resReady(s, watch)
+	b := newBrowser(t)
+	resOpen(b, s)
+	resElder(b)
+	b.click("tile-water")
+	resScreen(b, "account")
+	for _, d := range "100100100001" {
+		b.click("key-" + string(d))
+	}
+	b.click("btn-lookup")
+	resScreen(b, "bill")
+
+	b.click("btn-mobile")
+	resScreen(b, "mobile")
+	b.waitJS("payment QR", `!!document.getElementById('mobile-qr') && document.getElementById('mobile-qr').complete`)
+	b.shot("resident-mobile-qr-elder")
+	checkA11y(b, "mobile-elder")
+	b.click("btn-cancel")
+	resWait(b, "back to the bill", `document.getElementById('app').dataset.screen === 'bill'`, 20*time.Second)
+
+	b.click("btn-cash")
+	resScreen(b, "cash")
+	watch.until("acceptor enabled", func(sn terminal.Snapshot) bool { return sn.Devices["billValidator"].Detail == "accepting notes" })
+	s.simPost("/insert", map[string]int64{"value": 2000})
+	b.waitJS("note", `document.getElementById('credit').textContent === '20.00'`)
+	// The resident walks away.
+	b.waitJS("need more time, with cash inside", `!document.getElementById('idle-dialog').hidden && !document.getElementById('btn-idle-end') && document.getElementById('idle-left').textContent.includes('现金凭证')`)
+	b.shot("resident-idle-with-cash-elder")
+	checkA11y(b, "idle-credit-elder")
+	resWait(b, "voucher printed", `document.getElementById('app').dataset.screen === 'voucher' && (document.getElementById('voucher-status')?.textContent || '').includes('已打印')`, 15*time.Second)
+	b.shot("resident-voucher-elder")
+	checkA11y(b, "voucher-elder")
+	b.click("btn-reprint")
+	b.waitJS("voucher copy", `(document.getElementById('reprint-status')?.textContent || '').includes('重打')`)
+	checkA11y(b, "voucher-reprinted-elder")
+	rs := s.sim.Printer().Receipts()
+	if len(rs) != 2 || !strings.Contains(rs[1].Text, "重打") || !strings.Contains(rs[1].Text, "现金凭证") {
+		t.Fatalf("%d receipts; the copy: %v", len(rs), len(rs) == 2 && strings.Contains(rs[1].Text, "重打"))
+	}
+	vid := b.text("#voucher-id")
+	b.click("btn-finish")
+	resScreen(b, "home")
+	assertPageWiped(t, b, "100100100001", vid)
 }

@@ -77,8 +77,10 @@ func newTechService(c daemonConfig, identityDir string, devs *daemonDevices, fl 
 }
 
 func (t *techService) setCore(core *terminal.Terminal) {
+	id := core.Snapshot().Terminal // the enrolled id once enrolled
 	t.mu.Lock()
 	t.core = core
+	t.terminalID = id
 	t.mu.Unlock()
 }
 
@@ -552,7 +554,7 @@ func (t *techService) testPage(ctx context.Context, res *selfTestResult) error {
 	}
 	b := p.Builder().Init().Align(escposcodec.AlignCenter).Bold(true).Line("通办自助终端 测试页").Bold(false).
 		Line("TEST PAGE").Align(escposcodec.AlignLeft).
-		Line("终端 Terminal: " + t.terminalID).
+		Line("终端 Terminal: " + t.currentID()).
 		Line("时间 Time: " + time.Now().Format("2006-01-02 15:04:05")).
 		Line("软件 Software: kioskd " + version).
 		Line(strings.Repeat("-", p.Builder().Columns("-"))).
@@ -698,7 +700,7 @@ func (t *techService) page(w http.ResponseWriter, r *http.Request) {
 		PIN                   bool
 		Devices               []device.Health
 		Links, Tests          map[string]string
-	}{t.terminalID, t.profilePath, t.pinHash != nil, devs, links, tests}
+	}{t.currentID(), t.profilePath, t.pinHash != nil, devs, links, tests}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; form-action 'self'")
 	if err := techPage.Execute(w, data); err != nil {
@@ -722,4 +724,10 @@ func readTechPIN(path string) (string, error) {
 		return "", fmt.Errorf("technician PIN in %s: at least 6 characters", path)
 	}
 	return pin, nil
+}
+
+func (t *techService) currentID() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.terminalID
 }

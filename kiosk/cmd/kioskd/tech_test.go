@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/creack/pty"
 
@@ -194,5 +196,86 @@ func payWater(t *testing.T, s *stack, c *client) {
 	})
 	if done.Payment.Receipt != "printed" {
 		t.Fatalf("receipt %q (%s)", done.Payment.Receipt, done.Payment.ReceiptError)
+	}
+}
+
+// TestTechnicianSelfTests: on the demo's hardware, each self-test does
+// what it says through the real drivers and simulators: a test card is
+// read (masked in the answer), the bill validator is enabled and
+// inhibited again, the lights blink and are put back.
+func TestTechnicianSelfTests(t *testing.T) {
+	var profPath string
+	s := startStackOpts(t, stackOptions{
+		profile: func(dir string, sim *simulator.Simulator) *profile.Profile {
+			profPath = filepath.Join(dir, "profile.json")
+			if err := writeDemoProfile(profPath); err != nil {
+				t.Fatal(err)
+			}
+			p, err := profile.Load(profPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p
+		},
+		daemon: func(c *daemonConfig) { c.ProfilePath, c.TechPIN = profPath, testTechPIN },
+	})
+	for _, role := range []string{"billValidator", "idCardReader", "gpio"} {
+		s.waitDevice(role, "online", func(h device.Health) bool { return h.State == device.Online })
+	}
+	var st selfTestResult
+	// No card on the reader: the read fails, and says so.
+	if code := techPost(t, s, "/api/tech/selftest/idCardReader", testTechPIN, nil, &st); code != http.StatusOK || st.OK {
+		t.Fatalf("card read with no card: %d %+v", code, st)
+	}
+	if err := s.sim.PlaceCard("resident"); err != nil {
+		t.Fatal(err)
+	}
+	if code := techPost(t, s, "/api/tech/selftest/idCardReader", testTechPIN, nil, &st); code != http.StatusOK || !st.OK || !strings.Contains(st.Detail, "*") {
+		t.Fatalf("card read: %d %+v", code, st)
+	}
+	t.Logf("card: %s", st.Detail)
+	s.sim.RemoveCard()
+
+	if code := techPost(t, s, "/api/tech/selftest/billValidator", testTechPIN, nil, &st); code != http.StatusOK || !st.OK {
+		t.Fatalf("validator cycle: %d %+v", code, st)
+	}
+	t.Logf("validator: %v", st.Steps)
+	if h := s.health("billValidator"); strings.Contains(h.Detail, "accepting") {
+		t.Fatalf("validator left accepting: %+v", h)
+	}
+	// Not while a resident uses the terminal.
+	c := s.dial()
+	if code, _ := c.do("Session.Start", map[string]string{"utility": "water"}); code != "success" {
+		t.Fatal("session")
+	}
+	if code := techPost(t, s, "/api/tech/selftest/billValidator", testTechPIN, nil, &st); code != http.StatusConflict {
+		t.Fatalf("validator cycle during a session: %d", code)
+	}
+	c.do("Session.Cancel", nil)
+
+	before := s.sim.State().GPIO.Lights
+	done := make(chan int, 1)
+	go func() { done <- techPost(t, s, "/api/tech/selftest/gpio", testTechPIN, nil, &st) }()
+	lit, dark := false, false // a light seen both ways: it blinks
+	for i := 0; i < 50 && !(lit && dark); i++ {
+		for n, on := range s.sim.State().GPIO.Lights {
+			if on != before[n] {
+				lit = lit || on
+				dark = dark || !on
+			} else if lit {
+				dark = dark || !on
+			}
+		}
+		time.Sleep(40 * time.Millisecond)
+	}
+	if code := <-done; code != http.StatusOK || !st.OK {
+		t.Fatalf("blink: %d %+v", code, st)
+	}
+	if !lit || !dark {
+		t.Fatalf("no light blinked on the simulated board (lit %v, dark %v)", lit, dark)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if after := s.sim.State().GPIO.Lights; fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("lights %v after the test, %v before", after, before)
 	}
 }

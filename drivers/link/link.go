@@ -78,7 +78,7 @@ func Run(ctx context.Context, cfg Config, session Session) {
 			}
 		} else {
 			failures = 0
-			answered, err := session(ctx, port)
+			answered, err := followLink(cfg.Path, session)(ctx, port) // follow.go
 			port.Close()
 			if ctx.Err() != nil {
 				break

@@ -250,6 +250,10 @@ func TestNoteCreditedOnce(t *testing.T) {
 			if ev.Value != 1000 || ev.Code != 3 {
 				t.Errorf("event %v: want 1000 fen on channel 3", ev)
 			}
+			// At is when the poll reply carrying it arrived, for latency.
+			if ev.At.IsZero() || time.Since(ev.At) > 10*time.Second {
+				t.Errorf("event %v: arrival time %v", ev, ev.At)
+			}
 		}
 		if cb := r.sim.CashBox(); cb[1000] != 1 || len(cb) != 1 {
 			t.Fatalf("cash box %v", cb)

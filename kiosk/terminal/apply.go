@@ -633,18 +633,8 @@ func (t *Terminal) submitApp(ss *session, st appStub, rc CaseReceipt) {
 	t.mu.Lock()
 	ctx := t.runCtx
 	t.mu.Unlock()
-	deadline := time.Now().Add(t.cfg.SubmitPatience)
-	backoff := 250 * time.Millisecond
 	var cs uplink.Case
-	var err error
-	for {
-		cs, err = t.sendApp(ctx, st)
-		if err == nil || !uplink.IsRetryable(err) || time.Now().After(deadline) || ctx.Err() != nil {
-			break
-		}
-		sleep(ctx, jitter(backoff))
-		backoff = min(backoff*2, 4*time.Second)
-	}
+	err := t.inFront(ctx, func() (err error) { cs, err = t.sendApp(ctx, st); return err })
 	t.mu.Lock()
 	if t.sess != ss || ss.gov == nil || ss.gov.app == nil {
 		t.mu.Unlock()

@@ -84,6 +84,10 @@ func (t *Terminal) Scanned(text string) {
 	if t.staffScanned(text) { // a staff badge, or a voucher on the refund screen (staff.go)
 		return
 	}
+	if t.staffHoldsScreen() {
+		t.log.Info("scan ignored: the terminal is in staff mode")
+		return
+	}
 	if t.scannedCase(text) { // an application receipt's tracking QR (progress.go)
 		return
 	}

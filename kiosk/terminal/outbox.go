@@ -104,6 +104,10 @@ func (t *Terminal) forwardPayment(ctx context.Context, pp pendingPayment) error 
 		}
 		t.publishLocked()
 	}
+	if err != nil && pp.Counter != "" {
+		t.counterRefusedLocked(pp, err) // the staff member holds that cash (staff_topup.go)
+		return err
+	}
 	if err != nil {
 		// A final refusal: the cash is the resident's, as a voucher.
 		sess := pp.Session

@@ -42,6 +42,10 @@ type pendingPayment struct {
 	Key     string                `json:"key"`
 	Session string                `json:"session"`
 	Request uplink.PaymentRequest `json:"request"`
+	// Counter is the staff member who took this cash at the counter
+	// (staff_topup.go): it never entered the machine, so a refusal owes
+	// the resident no voucher.
+	Counter string `json:"counter,omitempty"`
 }
 
 // beginPaymentLocked journals the payment with its idempotency key and
@@ -87,18 +91,8 @@ func (t *Terminal) submit(ss *session, pp pendingPayment) {
 	t.mu.Lock()
 	ctx := t.runCtx
 	t.mu.Unlock()
-	deadline := time.Now().Add(t.cfg.SubmitPatience)
-	backoff := 250 * time.Millisecond
 	var pay uplink.Payment
-	var err error
-	for {
-		pay, err = t.send(ctx, pp)
-		if err == nil || !uplink.IsRetryable(err) || time.Now().After(deadline) || ctx.Err() != nil {
-			break
-		}
-		sleep(ctx, jitter(backoff))
-		backoff = min(backoff*2, 4*time.Second)
-	}
+	err := t.inFront(ctx, func() (err error) { pay, err = t.send(ctx, pp); return err })
 
 	t.mu.Lock()
 	pv := ss.pay

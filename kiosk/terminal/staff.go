@@ -92,6 +92,7 @@ type staffState struct {
 	refundAsks map[string]refundAsk // voucherId -> a refund sent and not settled (staff_refund.go)
 	wake       chan struct{}
 	idle       *time.Timer
+	touched    time.Time // when the idle clock last restarted (monotonic)
 }
 
 type pendingBadge struct {
@@ -311,15 +312,22 @@ func (t *Terminal) doStaff(ctx context.Context, name string, payload json.RawMes
 	return nil, errf("unsupportedCommand", "unknown command %q", name)
 }
 
+// staffHoldsScreen reports whether staff mode has the screen (a PIN pad
+// or a signed-in staff member, no resident session): a resident's scan
+// (tracking QR, bill barcode, payment code) must not open a session over it.
+func (t *Terminal) staffHoldsScreen() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.sess == nil && (t.staff.shift != nil || t.staff.badge != nil)
+}
+
 // residentBlocked refuses resident intents while staff mode holds
 // the screen.
 func (t *Terminal) residentBlocked(name string) error {
 	if strings.HasPrefix(name, "Staff.") || name == "Session.Touch" {
 		return nil
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.sess == nil && (t.staff.shift != nil || t.staff.badge != nil) {
+	if t.staffHoldsScreen() {
 		return errf("sequenceError", "the terminal is in staff mode")
 	}
 	return nil
@@ -449,32 +457,29 @@ func (t *Terminal) staffTouchLocked() {
 		st.idle.Stop()
 	}
 	sh, pb := st.shift, st.badge
+	st.touched = time.Now()
 	st.idle = time.AfterFunc(t.staffCfg().IdleTimeout, func() { t.staffIdle(sh, pb) })
 }
 
 func (t *Terminal) staffIdle(sh *shift, pb *pendingBadge) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	st := &t.staff
+	if time.Since(st.touched) < t.staffCfg().IdleTimeout {
+		return // touched while this timer fired: the new timer decides
+	}
 	if st.busy != "" {
 		t.staffTouchLocked() // a platform call is on its way: wait for it
-		t.mu.Unlock()
 		return
 	}
 	if sh == nil && st.badge == pb && pb != nil {
 		st.badge, st.notice = nil, nil // the PIN pad was left alone
 		t.publishLocked()
-		t.mu.Unlock()
 		return
 	}
-	t.mu.Unlock()
-	if sh != nil {
-		t.mu.Lock()
-		same := t.staff.shift == sh
-		t.mu.Unlock()
-		if same {
-			t.log.Info("staff session idle: signing out", "staff", sh.StaffID)
-			_ = t.staffSignOut("idle")
-		}
+	if sh != nil && st.shift == sh {
+		t.log.Info("staff session idle: signing out", "staff", sh.StaffID)
+		_ = t.staffSignOutLocked("idle")
 	}
 }
 
@@ -482,6 +487,10 @@ func (t *Terminal) staffIdle(sh *shift, pb *pendingBadge) {
 func (t *Terminal) staffSignOut(why string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.staffSignOutLocked(why)
+}
+
+func (t *Terminal) staffSignOutLocked(why string) error {
 	st := &t.staff
 	sh := st.shift
 	if sh == nil {

@@ -78,8 +78,12 @@ func (t *Terminal) refundConfirm(ctx context.Context) error {
 	}
 	v := *t.vouchers[rv.VoucherID]
 	unsent := t.unsent[v.ID]
-	if !asked || ask.StaffID != sh.StaffID {
-		// A new request (the key names the staff member in its body).
+	if !asked {
+		// A new request. A retry resends the journaled one unchanged (its
+		// key and the staff member named in its body), even when another
+		// staff member now pays out: a new key would be refused as "already
+		// refunded" if the lost answer had been a success, and the
+		// resident would get nothing.
 		ask = refundAsk{Key: uplink.NewIdempotencyKey(), StaffID: sh.StaffID}
 		if _, err := t.cfg.Journal.Append(journal.Record{Kind: journal.StaffRefundRequested, Session: sh.ID, Amount: v.Amount, Key: ask.Key, Ref: v.ID,
 			Detail: "staff " + sh.StaffID}); err != nil {

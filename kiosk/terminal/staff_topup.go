@@ -117,7 +117,7 @@ func (t *Terminal) topUpPay(notes []NoteCount) error {
 	if err := req.Validate(); err != nil {
 		return errf("invalidData", "%v", err)
 	}
-	pp := pendingPayment{Key: key, Session: sh.ID, Request: req}
+	pp := pendingPayment{Key: key, Session: sh.ID, Request: req, Counter: sh.StaffID}
 	line := uplink.ShiftTopUp{Key: key, Utility: req.Utility, Account: req.Account, Amount: amount, Status: "pending"}
 	if _, err := t.cfg.Journal.AppendAll([]journal.Record{
 		{Kind: journal.PaymentSubmitted, Session: sh.ID, Amount: amount, Key: key, Detail: "counter top-up by staff " + sh.StaffID, Data: mustJSON(pp)},
@@ -143,18 +143,8 @@ func (t *Terminal) submitTopUp(sh *shift, tu *StaffTopUpView, pp pendingPayment)
 	t.mu.Lock()
 	ctx := t.runCtx
 	t.mu.Unlock()
-	deadline := time.Now().Add(t.cfg.SubmitPatience)
-	backoff := 250 * time.Millisecond
 	var pay uplink.Payment
-	var err error
-	for {
-		pay, err = t.send(ctx, pp)
-		if err == nil || !uplink.IsRetryable(err) || time.Now().After(deadline) || ctx.Err() != nil {
-			break
-		}
-		sleep(ctx, jitter(backoff))
-		backoff = min(backoff*2, 4*time.Second)
-	}
+	err := t.inFront(ctx, func() (err error) { pay, err = t.send(ctx, pp); return err })
 	r := Receipt{Kind: "payment", Method: "counter", TerminalID: t.cfg.TerminalID, Time: t.cfg.Now(), Utility: tu.Utility, Account: tu.Account,
 		Amount: pp.Request.Amount, Reference: pp.Key}
 	for _, n := range pp.Request.Notes {
@@ -197,6 +187,29 @@ func (t *Terminal) submitTopUp(sh *shift, tu *StaffTopUpView, pp pendingPayment)
 		tu.Receipt, tu.VerifyURL = "failed", r.VerifyURL
 	} else {
 		tu.Receipt = "printed"
+	}
+	t.publishLocked()
+}
+
+// counterRefusedLocked takes a counter top-up the platform refused after
+// it went pending. The resident's cash is at the counter, not in the
+// machine: no voucher is printed here for whoever stands at the terminal.
+// The refusal is journaled (payment.refused, by send), the shift report
+// lists it as refused and leaves it out of the cash to hand in, and a
+// signed-in staff member is told to give the cash back.
+func (t *Terminal) counterRefusedLocked(pp pendingPayment, err error) {
+	t.log.Error("counter top-up refused by the platform after it was recorded: the cash taken at the counter goes back to the resident",
+		"key", pp.Key, "staff", pp.Counter, "amount", pp.Request.Amount, "err", err)
+	sh := t.staff.shift
+	if sh == nil || t.sess != nil {
+		return
+	}
+	if !slices.ContainsFunc(sh.TopUps, func(x uplink.ShiftTopUp) bool { return x.Key == pp.Key }) {
+		return
+	}
+	t.staff.notice = &Notice{Code: "staffTopUpRefused", Message: "the platform refused a counter payment (reference " + pp.Key[:8] + "): give the cash back"}
+	if tu := t.staff.topUp; tu != nil && tu.Reference == pp.Key[:8] {
+		tu.Status = "refused"
 	}
 	t.publishLocked()
 }

@@ -9,7 +9,7 @@
   const { h, t, act, notice, render } = TB;
 
   TB.strings({
-    govTitle: '政务服务', govLoading: '正在获取本乡镇事项清单…', govSample: '样例数据',
+    govTitle: '政务服务', govLoading: '正在获取本乡镇事项清单…', govSample: '样例数据', typeDate: '年月日 8 位数字，如 20260315',
     govMatters: (n) => `${n} 项`, govProgress: '办件进度查询', govProgressHint: '凭受理回执二维码或身份证查询',
     govScanHint: '也可直接将受理回执上的二维码对准扫码器查询进度。',
     pageOf: (p, n) => `第 ${p} / ${n} 页`, prevPage: '上一页', nextPage: '下一页', govHome: '返回首页',
@@ -46,7 +46,7 @@
     caseStatus: { accepted: '已受理', reviewing: '审核中', approved: '已办结', rejected: '不予受理', ready: '可领取' },
     rateTitle: '请对本次服务进行评价（好差评）', rated: (n) => `感谢您的评价：${n}`,
   }, {
-    govTitle: 'Government services', govLoading: 'Fetching the township\'s list…', govSample: 'Sample data',
+    govTitle: 'Government services', govLoading: 'Fetching the township\'s list…', govSample: 'Sample data', typeDate: 'YYYYMMDD, e.g. 20260315',
     govMatters: (n) => `${n}`, govProgress: 'Application progress', govProgressHint: 'With the receipt QR or your ID card',
     govScanHint: 'Or hold the QR code on an application receipt to the scanner to see its progress.',
     pageOf: (p, n) => `Page ${p} of ${n}`, prevPage: 'Previous', nextPage: 'Next', govHome: 'Home',
@@ -200,7 +200,7 @@
     const press = (k) => { if (k === 'del') draft = draft.slice(0, -1); else if (k === 'clear') draft = ''; else if (draft.length < max) draft += k; act('Session.Touch'); render(); };
     const shown = f.type === 'date' ? draft.replace(/^(\d{4})(\d{0,2})(\d{0,2}).*/, (m, y, mo, d) => [y, mo, d].filter(Boolean).join('-')) : draft;
     return h('div', { class: 'editor' },
-      h('div', { class: 'display' + (draft ? '' : ' empty'), id: `display-${f.fieldId}` }, shown || (f.type === 'date' ? 'YYYYMMDD' : t('typeDigits'))),
+      h('div', { class: 'display' + (draft ? '' : ' empty'), id: `display-${f.fieldId}` }, shown || t(f.type === 'date' ? 'typeDate' : 'typeDigits')),
       h('div', { class: 'keypad' }, keys.map((k) => h('button', { type: 'button', class: k.length > 1 ? 'fn' : '', id: `fkey-${k}`, onclick: () => press(k) }, k.length > 1 ? t(k) : k))),
       h('div', { class: 'actions' }, h('button', { type: 'button', class: 'primary', id: `save-${f.fieldId}`, onclick: save }, t('ok'))));
   }

@@ -45,7 +45,7 @@
     const lp = b.lastPayment;
     const at = (ms) => new Date(ms).toLocaleString(TB.lang() === 'zh' ? 'zh-CN' : 'en-GB', { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' });
     const out = [];
-    if (b.paid) out.push(h('p', { class: 'warn', id: 'bill-paid' }, 'ℹ ', b.paidAt ? t('billPaidAt', at(b.paidAt)) : '', t('billPaid')));
+    if (b.paid) out.push(h('p', { class: 'warn', id: 'bill-paid' }, 'ℹ ', b.paidAt ? [t('billPaidAt', at(b.paidAt)), t('billPaidTopUp')] : t('billPaid')));
     if (lp && lp.recent) {
       const mins = Math.max(1, Math.round((Date.now() - lp.at) / 60000));
       out.push(h('p', { class: 'warn', id: 'recent-payment' }, '⚠ ', t(lp.elsewhere ? 'paidElsewhere' : 'paidHere', mins, yuan(lp.amount))));

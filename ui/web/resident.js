@@ -17,7 +17,7 @@
     cashDownHome: '纸币器暂不可用：请使用手机扫码支付。', cashDownCoins: '纸币器暂不可用：可投硬币或使用手机扫码支付。',
     scannerDownHome: '扫码器暂不可用：请在屏幕上手动输入户号；付款码暂不能使用，可用屏幕收款码支付。',
     scanHint: '也可将缴费通知单上的条形码对准下方扫码器，自动查询账单', scanDown: '扫码器暂不可用，请手动输入户号',
-    billPaidAt: (at) => `本期账单已于 ${at} 缴清。`,
+    billPaidAt: (at) => `本期账单已于 ${at} 缴清。`, billPaidTopUp: '继续缴费将全部存为预存款。',
     paidElsewhere: (m, a) => `该户 ${m} 分钟前已在其他终端或渠道缴费 ${a} 元。请核对账单，避免重复缴费。`,
     paidHere: (m, a) => `该户 ${m} 分钟前已在本终端缴费 ${a} 元。请核对账单，避免重复缴费。`,
     billChanged: '账单刚刚发生变化（可能已在别处缴费），请核对后再选择缴费方式。尚未收取任何款项。',
@@ -39,7 +39,7 @@
     cashDownHome: 'The note acceptor is unavailable: please pay by phone.', cashDownCoins: 'The note acceptor is unavailable: pay with coins or by phone.',
     scannerDownHome: 'The scanner is unavailable: type your account number on screen; payment codes cannot be read, but the on-screen payment QR works.',
     scanHint: 'Or hold the barcode on your bill to the scanner below to look it up', scanDown: 'The scanner is unavailable: please type the account number',
-    billPaidAt: (at) => `This bill was paid on ${at}. `,
+    billPaidAt: (at) => `This bill was paid on ${at}. `, billPaidTopUp: 'Anything you pay now is kept as prepaid credit.',
     paidElsewhere: (m, a) => `${a} yuan was paid on this account ${m} min ago at another terminal or channel. Check the bill so you do not pay twice.`,
     paidHere: (m, a) => `${a} yuan was paid on this account ${m} min ago at this terminal. Check the bill so you do not pay twice.`,
     billChanged: 'The bill has just changed (paid elsewhere?). Check it, then choose how to pay. Nothing has been taken.',
@@ -127,14 +127,6 @@
   TB.home((s) => {
     const sv = s.services;
     const items = [];
-    if (!sv.platformOnline) {
-      const per = s.offline ? yuan(s.offline.perPayment) : '';
-      const left = s.offline ? yuan(s.offline.remaining) : '';
-      return h('section', { class: 'degraded offline-panel', id: 'offline-panel', role: 'status' },
-        h('h2', { class: 'err' }, '⚠ ', t('offlineTitle')),
-        h('p', {}, t('offlineWhat')),
-        h('p', { id: 'offline-still' }, t('offlineCashOk', per, left)));
-    }
     const dev = (role) => s.devices[role];
     if (dev('printer') && !sv.printerReady) items.push(h('li', { id: 'degraded-printer' }, '✖ ', t('printerDownHome')));
     if (dev('billValidator') && dev('billValidator').state !== 'online') {
@@ -142,6 +134,15 @@
       items.push(h('li', { id: 'degraded-cash' }, '✖ ', coins ? t('cashDownCoins') : t('cashDownHome')));
     }
     if (dev('scanner') && !sv.scannerReady) items.push(h('li', { id: 'degraded-scanner' }, '✖ ', t('scannerDownHome')));
+    if (!sv.platformOnline) {
+      const per = s.offline ? yuan(s.offline.perPayment) : '';
+      const left = s.offline ? yuan(s.offline.remaining) : '';
+      return h('section', { class: 'degraded offline-panel', id: 'offline-panel', role: 'status' },
+        h('h2', { class: 'err' }, '⚠ ', t('offlineTitle')),
+        h('p', {}, t('offlineWhat')),
+        h('p', { id: 'offline-still' }, t('offlineCashOk', per, left)),
+        items.length ? h('ul', {}, items) : null);
+    }
     if (!items.length) return null;
     return h('section', { class: 'degraded', id: 'degraded-panel', role: 'status' },
       h('h2', { class: 'warn' }, '⚠ ', t('degradedTitle')), h('ul', {}, items));

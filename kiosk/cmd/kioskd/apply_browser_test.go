@@ -183,6 +183,10 @@ func TestApplyWithIDCardInChromium(t *testing.T) {
 	press(b, "opt-cancelReason-closed")
 	b.waitJS("reason set", `document.getElementById('value-cancelReason').textContent.includes('停止经营')`)
 	press(b, "edit-closedOn")
+	// The empty date field's hint is Chinese in Chinese mode (it said "YYYYMMDD").
+	if hint := b.text("#display-closedOn"); !strings.Contains(hint, "年月日") {
+		t.Fatalf("date hint in Chinese mode: %q", hint)
+	}
 	for _, d := range "20261101" {
 		press(b, "fkey-"+string(d))
 	}

@@ -23,6 +23,7 @@ func cmdDemo(ctx context.Context, args []string) error {
 	data := fs.String("data", "demo-data", "data folder for all three components")
 	uiAddr := fs.String("listen", "127.0.0.1:8780", "touch-screen address (loopback)")
 	platAddr := fs.String("platform-listen", "127.0.0.1:8790", "reference platform address (loopback)")
+	platTLS := fs.String("platform-tls-listen", "127.0.0.1:8793", "reference platform TLS address for enrollment and the signed uplink (loopback)")
 	simAddr := fs.String("sim-control", "127.0.0.1:8791", "simulator control address (loopback)")
 	svcAddr := fs.String("service", "127.0.0.1:8781", "technician status page and metrics address (loopback)")
 	bill := fs.String("bill", "", "bill validator protocol, id003 or ssp (default: the profile's, id003 for a new one)")
@@ -91,7 +92,7 @@ func cmdDemo(ctx context.Context, args []string) error {
 	}
 	// The platform requires signed requests: the demo's terminal enrolls
 	// (demo_enroll.go) and signs every request, as in the field.
-	if err := spawn("platform", "platform", "-data", dir, "-listen", *platAddr, "-require-signatures"); err != nil {
+	if err := spawn("platform", "platform", "-data", dir, "-listen", *platAddr, "-tls-listen", *platTLS, "-require-signatures"); err != nil {
 		return err
 	}
 	if err := spawn("sim", "sim", "-data", dir, "-control", *simAddr, "-bill", protocol); err != nil {

@@ -4,9 +4,10 @@ package main
 // change (kioskd run -profile), each serial device is opened through a
 // link of the daemon's own, <data>/kiosk/dev/<role>, pointing at the
 // profile's path. Saving a profile on the technician page re-points the
-// link atomically, and the driver, which reopens its port whenever the old
-// one goes away (a printer unplugged from one port and plugged into
-// another), opens the new path: no restart, no re-enrollment, nothing lost.
+// link atomically; drivers/link ends the port's session when its link is
+// re-pointed and opens the new path (a printer moved to another port, even
+// if something else now sits on the old one): no restart, no
+// re-enrollment, nothing lost.
 
 import (
 	"fmt"

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -113,6 +114,19 @@ func TestBudgetEventLatency(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer probe.Close()
+	// And one bare fdatasync of a small write into a file of fixed size:
+	// the floor for any journal that syncs once per record.
+	raw, err := os.Create(filepath.Join(dir, "probe.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if err := raw.Truncate(int64(notes) * 4096); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.Sync(); err != nil {
+		t.Fatal(err)
+	}
 	bv := id003.New(id003.Config{Name: "billValidator", Path: ep.Link(), PollInterval: 20 * time.Millisecond, Logger: log})
 	arrived := &arrivals{Acceptor: bv, credits: make(chan handled, notes+10)}
 	core, err := terminal.New(terminal.Config{TerminalID: "TB-LATENCY", Journal: j, Platform: uplink.NewClient(ps.URL, "TB-LATENCY"),
@@ -172,8 +186,34 @@ func TestBudgetEventLatency(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 
+	// A goroutine woken by a channel every 5 ms, in the same run: the
+	// floor for the hops that are goroutine hand-offs (core to screen
+	// writer, socket to client) on this machine at this moment.
+	wakes := make(chan []time.Duration, 1)
+	pctx, stopPing := context.WithCancel(ctx)
+	go func() {
+		ping := make(chan time.Time)
+		go func() {
+			var got []time.Duration
+			for at := range ping {
+				got = append(got, time.Since(at))
+			}
+			wakes <- got
+		}()
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		defer close(ping)
+		for {
+			select {
+			case <-pctx.Done():
+				return
+			case <-tick.C:
+				ping <- time.Now()
+			}
+		}
+	}()
 	cpu0 := readCPU(t)
-	var lat, wire, commits []time.Duration
+	var lat, wire, commits, syncs []time.Duration
 	var hops [4][]time.Duration
 	for i := 0; i < notes; i++ {
 		if err := sim.Insert(1000); err != nil {
@@ -208,8 +248,20 @@ func TestBudgetEventLatency(t *testing.T) {
 			t.Fatal(err)
 		}
 		commits = append(commits, time.Since(start))
+		if !jopts.NoSync {
+			start = time.Now()
+			if _, err := raw.WriteAt(make([]byte, 256), int64(i)*4096); err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Fdatasync(int(raw.Fd())); err != nil {
+				t.Fatal(err)
+			}
+			syncs = append(syncs, time.Since(start))
+		}
 	}
 	cpu1 := readCPU(t)
+	stopPing()
+	handoffs := <-wakes
 
 	// The slowest notes' hops say where the tail comes from.
 	cut := quantile(lat, 0.95)
@@ -224,6 +276,10 @@ func TestBudgetEventLatency(t *testing.T) {
 		t.Logf("  hop %-40s %s", name, dist(hops[i]))
 	}
 	t.Logf("  same run, a bare journal commit         %s", dist(commits))
+	if len(syncs) > 0 {
+		t.Logf("  same run, one write and fdatasync       %s", dist(syncs))
+	}
+	t.Logf("  same run, a goroutine hand-off         %s", dist(handoffs))
 	t.Logf("  same run, other processes used %.0f%% of the machine's CPU time (steal %.0f%%), load %s",
 		cpu1.othersShare(cpu0), cpu1.stealShare(cpu0), loadAvg())
 	p50, p99 := quantile(lat, 0.5), quantile(lat, 0.99)

@@ -269,13 +269,16 @@ func TestResidentBillPaidElsewhereInChromium(t *testing.T) {
 	resReady(s, watch)
 	b := newBrowser(t)
 	resOpen(b, s)
-	resElder(b)
 	b.click("tile-water")
 	resScreen(b, "account")
+	checkA11y(b, "account-normal") // normal mode keeps the targets at 60 px too
 	for _, d := range "100100100001" {
 		b.click("key-" + string(d))
 	}
 	b.click("btn-lookup")
+	resScreen(b, "bill")
+	checkA11y(b, "bill-normal")
+	resElder(b) // switched on in the middle of a visit
 	resScreen(b, "bill")
 	other := uplink.NewClient(s.platURL, "TB-OTHER")
 	bill, err := other.Bill(context.Background(), uplink.Water, "100100100001")

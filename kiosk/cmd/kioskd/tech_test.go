@@ -115,15 +115,21 @@ func TestTechnicianSavesProfileWithPrinterOnAnotherPort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer other.Close()
+	defer otherTTY.Close()
 	s.simPost("/plug", map[string]any{"device": "printer", "in": true})
 	newPath := s.sim.State().Printer.Path
-	// The old port is gone, as an unplugged adapter's is.
-	otherTTY.Close()
-	other.Close()
+	// The old path now holds something that is not the printer (the other
+	// pty), as a reused ttyUSB number would: the daemon does not find the
+	// printer by itself.
 	if newPath == oldPath {
 		t.Fatalf("replugged on the same pty %s", newPath)
 	}
 
+	time.Sleep(1500 * time.Millisecond)
+	if h := s.health("printer"); h.State == device.Online {
+		t.Fatalf("printer online on its old path before the profile was saved: %+v", h)
+	}
 	var pr probeResult
 	if code := techPost(t, s, "/api/tech/probe", testTechPIN, map[string]any{"paths": []string{newPath, s.sim.Link(simulator.BillValidator)}}, &pr); code != http.StatusOK {
 		t.Fatalf("probe: %d", code)

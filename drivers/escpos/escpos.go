@@ -529,19 +529,7 @@ func (p *Printer) queryWithin(ctx context.Context, n byte, timeout time.Duration
 	}
 }
 
-func (p *Printer) writeAll(b []byte) error {
-	for len(b) > 0 {
-		n, err := p.port.Write(b)
-		if err != nil {
-			return fmt.Errorf("write: %w", err)
-		}
-		if n == 0 {
-			return errors.New("write: no progress")
-		}
-		b = b[n:]
-	}
-	return nil
-}
+func (p *Printer) writeAll(b []byte) error { return serialport.WriteAll(p.port, b) }
 
 // lose closes a port that failed and ends the session, so link reconnects.
 // Caller holds sem.

@@ -434,19 +434,7 @@ func (r *Reader) discardLocked() error {
 	return nil
 }
 
-func (r *Reader) writeAll(b []byte) error {
-	for len(b) > 0 {
-		n, err := r.port.Write(b)
-		if err != nil {
-			return fmt.Errorf("write: %w", err)
-		}
-		if n == 0 {
-			return errors.New("write: no progress")
-		}
-		b = b[n:]
-	}
-	return nil
-}
+func (r *Reader) writeAll(b []byte) error { return serialport.WriteAll(r.port, b) }
 
 // checksumGrace is how long to wait after a corrupt reply for a good frame
 // behind it before failing at once: a SAM sends one reply per command.

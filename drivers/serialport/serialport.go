@@ -105,6 +105,22 @@ func Open(path string, l Line) (Port, error) {
 	return p, nil
 }
 
+// WriteAll writes all of b to the port. A write that makes no progress is
+// an error rather than a loop: a port that takes nothing is gone.
+func WriteAll(p Port, b []byte) error {
+	for len(b) > 0 {
+		n, err := p.Write(b)
+		if err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		if n == 0 {
+			return errors.New("write: no progress")
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
 // IsClosed reports whether err means the port went away (closed by us, or
 // the device vanished), as opposed to a passing error.
 func IsClosed(err error) bool {

@@ -68,14 +68,44 @@ func loadKey(path string) ([]byte, error) {
 	}
 	key := make([]byte, 32)
 	rand.Read(key)
+	// The key reaches the disk before any record sealed with it: a power
+	// cut must not leave records (fsynced by bbolt) that no key opens.
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, key, 0o600); err != nil {
+	if err := writeSynced(tmp, key); err != nil {
 		return nil, fmt.Errorf("sealed: key: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return nil, fmt.Errorf("sealed: key: %w", err)
 	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return nil, fmt.Errorf("sealed: key: %w", err)
+	}
 	return key, nil
+}
+
+func writeSynced(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // Put stores plain under id, encrypted, durably. The id is bound into the

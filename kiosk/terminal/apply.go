@@ -104,70 +104,65 @@ type appSummary struct {
 // govIntent returns the handler of a government-service intent, nil for
 // other names. Each decodes its own payload.
 func (t *Terminal) govIntent(name string) func(ctx context.Context, payload json.RawMessage) (any, error) {
+	none := func(fn func() error) func(context.Context, json.RawMessage) (any, error) {
+		return decoded(func(struct{}) error { return fn() })
+	}
 	switch name {
 	case "Gov.Browse":
-		return func(_ context.Context, p json.RawMessage) (any, error) {
-			var a struct {
-				Department string `json:"department"`
-				Page       int    `json:"page"`
-			}
-			if err := decodeStrict(p, &a); err != nil {
-				return nil, err
-			}
-			return nil, t.browse(a.Department, a.Page)
-		}
+		return decoded(func(a struct {
+			Department string `json:"department"`
+			Page       int    `json:"page"`
+		}) error {
+			return t.browse(a.Department, a.Page)
+		})
 	case "Gov.Matter":
-		return func(_ context.Context, p json.RawMessage) (any, error) {
-			var a struct {
-				MatterID string `json:"matterId"`
-			}
-			if err := decodeStrict(p, &a); err != nil {
-				return nil, err
-			}
-			return nil, t.chooseMatter(a.MatterID)
-		}
+		return decoded(func(a struct {
+			MatterID string `json:"matterId"`
+		}) error {
+			return t.chooseMatter(a.MatterID)
+		})
 	case "Gov.Back":
-		return func(context.Context, json.RawMessage) (any, error) { return nil, t.govBack() }
+		return none(t.govBack)
 	case "Apply.Begin":
-		return func(context.Context, json.RawMessage) (any, error) { return nil, t.beginApply() }
+		return none(t.beginApply)
 	case "Apply.Set":
-		return func(_ context.Context, p json.RawMessage) (any, error) {
-			var a struct {
-				FieldID string `json:"fieldId"`
-				Value   string `json:"value"`
-			}
-			if err := decodeStrict(p, &a); err != nil {
-				return nil, err
-			}
-			return nil, t.setField(a.FieldID, a.Value)
-		}
+		return decoded(func(a struct {
+			FieldID string `json:"fieldId"`
+			Value   string `json:"value"`
+		}) error {
+			return t.setField(a.FieldID, a.Value)
+		})
 	case "Apply.Attach":
-		return func(_ context.Context, p json.RawMessage) (any, error) {
-			var a struct {
-				LicenceID string `json:"licenceId"`
-				Attach    bool   `json:"attach"`
-			}
-			if err := decodeStrict(p, &a); err != nil {
-				return nil, err
-			}
-			return nil, t.attach(a.LicenceID, a.Attach)
-		}
+		return decoded(func(a struct {
+			LicenceID string `json:"licenceId"`
+			Attach    bool   `json:"attach"`
+		}) error {
+			return t.attach(a.LicenceID, a.Attach)
+		})
 	case "Apply.Submit":
-		return func(context.Context, json.RawMessage) (any, error) { return nil, t.submitApplication() }
+		return none(t.submitApplication)
 	case "Progress.Start":
-		return func(context.Context, json.RawMessage) (any, error) { return nil, t.startProgress() }
+		return none(t.startProgress)
 	case "Rating.Submit":
-		return func(_ context.Context, p json.RawMessage) (any, error) {
-			var a struct {
-				Level int `json:"level"`
-			}
-			if err := decodeStrict(p, &a); err != nil {
-				return nil, err
-			}
-			return nil, t.rate(a.Level)
-		}
+		return decoded(func(a struct {
+			Level int `json:"level"`
+		}) error {
+			return t.rate(a.Level)
+		})
 	}
 	return nil
+}
+
+// decoded makes an intent handler of fn, its payload decoded strictly
+// into A (an unknown field is refused, not ignored).
+func decoded[A any](fn func(A) error) func(context.Context, json.RawMessage) (any, error) {
+	return func(_ context.Context, p json.RawMessage) (any, error) {
+		var a A
+		if err := decodeStrict(p, &a); err != nil {
+			return nil, err
+		}
+		return nil, fn(a)
+	}
 }
 
 func decodeStrict(p json.RawMessage, v any) error {

@@ -36,6 +36,11 @@ const (
 	PowerUpWithNote Kind = "powerUpWithNote"
 )
 
+// DetailInTransport is a note acceptor's health detail while a note moves
+// through it (online, not idle): the core waits for the device to tell the
+// note's fate before it settles notes of unknown fate after a restart.
+const DetailInTransport = "note in transport"
+
 // Event is one cash event from a driver.
 type Event struct {
 	Kind   Kind

@@ -179,7 +179,7 @@ func (s *session) onStatus(f codec.Frame) error {
 // left a fault state).
 func (s *session) inTransport() {
 	if s.r.state != device.Online {
-		s.r.setState(device.Online, "note in transport")
+		s.r.setState(device.Online, cash.DetailInTransport)
 	}
 }
 

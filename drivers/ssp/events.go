@@ -107,7 +107,7 @@ func (s *session) onEvents(evs []codec.Event) error {
 	case pathOpen:
 		r.setState(device.UserError, "note path open")
 	case transport:
-		r.setState(device.Online, "note in transport")
+		r.setState(device.Online, cash.DetailInTransport)
 	case (disabled || inhibited) && s.mask != 0 && time.Since(s.enableAt) > reenableAfter:
 		// The device disabled itself or lost the settings: send them again.
 		s.d.log.Info("validator reports disabled while notes are wanted; sending the settings again", "disabled", disabled, "inhibited", inhibited)

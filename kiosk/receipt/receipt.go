@@ -105,6 +105,12 @@ func (l Layout) Job(r terminal.Receipt) ([]byte, error) {
 		b.TwoColumn("验证码", r.VerifyCode)
 	}
 	b.TwoColumn("参考号", r.Reference)
+	return paymentTail(b, r)
+}
+
+// paymentTail ends a payment receipt (the resident's, or the counter
+// payment's): the verification QR, the pending note, the cut.
+func paymentTail(b *codec.Builder, r terminal.Receipt) ([]byte, error) {
 	if r.VerifyURL != "" {
 		b.Align(codec.AlignCenter).Feed(1)
 		b.QR(r.VerifyURL, 6, codec.QRLevelM)

@@ -90,16 +90,7 @@ func (l Layout) counterTopUp(d terminal.StaffDoc) ([]byte, error) {
 	}
 	b.TwoColumn("参考号", r.Reference)
 	l.staffFoot(b, d)
-	if r.VerifyURL != "" {
-		b.Align(codec.AlignCenter).Feed(1)
-		b.QR(r.VerifyURL, 6, codec.QRLevelM)
-		b.Line("扫码核验本凭证")
-	}
-	if r.Pending {
-		b.Align(codec.AlignLeft).Line("县级平台暂不可达，本笔缴费已记录，平台恢复后自动入账，请勿重复缴费。")
-	}
-	b.Align(codec.AlignCenter).Line("请妥善保管本凭证").Feed(3).Cut()
-	return b.Bytes()
+	return paymentTail(b, r)
 }
 
 // cashBox is the Z report: the journal's count against the staff count,

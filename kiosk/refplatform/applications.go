@@ -203,6 +203,7 @@ func (s *Server) appError(w http.ResponseWriter, r *http.Request, err error) {
 // carries masked identifiers only.
 type caseRecord struct {
 	Seq          uint64                      `json:"seq"`
+	Key          string                      `json:"key,omitempty"` // the Idempotency-Key that opened it
 	Case         uplink.Case                 `json:"case"`
 	Request      uplink.ApplicationRequest   `json:"request"`
 	RequestHash  string                      `json:"requestHash"`
@@ -350,6 +351,7 @@ func (s *store) createApplication(key string, req uplink.ApplicationRequest, per
 		}
 		rec = caseRecord{
 			Seq: seq,
+			Key: key,
 			Case: uplink.Case{
 				CaseID: id, CaseNumber: number, ApplicationID: req.ApplicationID, TerminalID: req.TerminalID,
 				MatterID: d.matter.MatterID, MatterName: d.matter.Name, Township: d.town.ID,
@@ -518,10 +520,13 @@ func (s *store) advanceCase(id string, decision uplink.CaseStatus, note string, 
 // ReceivedCase is a case with the application that opened it, as listed
 // by GET /ref/cases (schema ReceivedCase). The listing masks the
 // applicant and the personal fields (ID and phone numbers, free text).
+// The Idempotency-Key lets an auditor (the crash test) match each case to
+// the terminal's journal record of it.
 type ReceivedCase struct {
-	Seq     uint64                    `json:"seq"`
-	Case    uplink.Case               `json:"case"`
-	Request uplink.ApplicationRequest `json:"request"`
+	Seq            uint64                    `json:"seq"`
+	IdempotencyKey string                    `json:"idempotencyKey"`
+	Case           uplink.Case               `json:"case"`
+	Request        uplink.ApplicationRequest `json:"request"`
 }
 
 func (c caseRecord) received() ReceivedCase {
@@ -543,7 +548,7 @@ func (c caseRecord) received() ReceivedCase {
 		}
 		req.Fields[k] = v
 	}
-	return ReceivedCase{Seq: c.Seq, Case: c.Case, Request: req}
+	return ReceivedCase{Seq: c.Seq, IdempotencyKey: c.Key, Case: c.Case, Request: req}
 }
 
 // cases lists every case in creation order, due steps applied (only then

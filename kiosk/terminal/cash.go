@@ -65,13 +65,15 @@ func (t *Terminal) onCash(ev cash.Event) cash.Decision {
 			}
 			return cash.Return
 		}
-		if !resumed {
-			if ss.restored {
-				// The acceptor takes a new note, so whatever it held before
-				// the restart is settled: the old notes' fate is final and
-				// unknown, and the resident gets them before this one counts.
-				t.settleRestoredLocked(ss)
-			}
+		if ss.restored {
+			// The acceptor takes a note, so whatever it held before the
+			// restart is settled: the old notes' fate is final and unknown,
+			// and the resident gets them before this one counts. A note
+			// escrowed again is not one of them: the device tells its fate
+			// in this life (settled as unknown too, its vend valid credited
+			// it a second time).
+			t.settleRestoredLocked(ss, ev.Value)
+		} else {
 			ss.flight = append(ss.flight, ev.Value)
 		}
 		t.ackRepeat = false
@@ -199,10 +201,11 @@ func takeValue(list *[]int64, v int64) bool {
 
 // settleLocked runs when the acceptor reports it is up and idle: any note
 // from before a restart that the device never accounted for has an unknown
-// fate, and the resident gets the benefit of the doubt.
+// fate, and the resident gets the benefit of the doubt. Online with a note
+// in transport is not idle: that note's fate is about to be told.
 func (t *Terminal) settleLocked(h device.Health) {
 	ss := t.sess
-	if ss == nil || !ss.restored || h.State != device.Online {
+	if ss == nil || !ss.restored || h.State != device.Online || h.Detail == cash.DetailInTransport {
 		return
 	}
 	t.settleRestoredLocked(ss)
@@ -211,10 +214,15 @@ func (t *Terminal) settleLocked(h device.Health) {
 
 // settleRestoredLocked credits the notes still in flight from before the
 // restart and ends the restored state, so notes of this life are never
-// taken for them.
-func (t *Terminal) settleRestoredLocked(ss *session) {
+// taken for them. The note now in the acceptor (in this life, when there
+// is one) stays in flight, and is in flight while the others are credited,
+// so a confirmed session does not pay before it lands.
+func (t *Terminal) settleRestoredLocked(ss *session, now ...int64) {
 	flight := ss.flight
-	ss.flight, ss.restored = nil, false
+	for _, v := range now {
+		takeValue(&flight, v) // escrowed again: the same note
+	}
+	ss.flight, ss.restored = slices.Clone(now), false
 	for _, v := range flight {
 		t.creditLocked(ss, journal.Record{Kind: journal.NoteCredited, Session: ss.id, Amount: v,
 			Detail: "fate unknown after a restart: credited to the resident"})

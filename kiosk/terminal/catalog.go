@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"tongban/kiosk/uplink"
+	"tongban/kiosk/wallclock"
 )
 
 // The township catalog: the terminal offers exactly the list of matters in
@@ -59,8 +60,10 @@ func (t *Terminal) RefreshCatalog() {
 	}
 }
 
-// keepCatalog runs until ctx ends. It looks at the clock every second (a
-// comparison, no traffic) so an effective date takes hold within a second.
+// keepCatalog runs until ctx ends. It sleeps until the next fetch or the
+// catalog's effective date, whichever comes first, so an effective date
+// takes hold on time without looking at the clock every second; a step of
+// the wall clock (NTP after boot) wakes it to reckon its wait again.
 func (t *Terminal) keepCatalog(ctx context.Context) {
 	ap, ok := t.appsPlatform()
 	if !ok {
@@ -70,11 +73,19 @@ func (t *Terminal) keepCatalog(ctx context.Context) {
 	if every <= 0 {
 		every = 10 * time.Minute
 	}
-	var due time.Time // next fetch; zero: now
+	clockSet, err := wallclock.Watch(ctx) // nil if refused: then a step is caught at the next fetch
+	if err != nil {
+		t.log.Warn("catalog: clock steps will not be noticed before the next refresh", "err", err)
+	}
+	timer := time.NewTimer(time.Hour) // one timer, reset for each wait
+	defer timer.Stop()
+	var due time.Time    // next fetch; zero: now
+	var turned time.Time // the effective date already acted on
 	backoff := 2 * time.Second
 	for {
 		now := t.cfg.Now()
-		if cur := t.gov.cat.Load(); cur != nil && cur.ValidUntil != nil && !now.Before(*cur.ValidUntil) {
+		if cur := t.gov.cat.Load(); cur != nil && cur.ValidUntil != nil && !now.Before(*cur.ValidUntil) && !cur.ValidUntil.Equal(turned) {
+			turned = *cur.ValidUntil
 			if nx := t.gov.next.Load(); nx != nil && nx.At.Equal(*cur.ValidUntil) {
 				t.log.Info("catalog: effective date reached", "township", nx.Township, "version", nx.Version, "matters", len(nx.Matters))
 				t.swapCatalog(nx)
@@ -94,12 +105,18 @@ func (t *Terminal) keepCatalog(ctx context.Context) {
 				due, backoff = now.Add(every), 2*time.Second
 			}
 		}
+		wait := due.Sub(now)
+		if cur := t.gov.cat.Load(); cur != nil && cur.ValidUntil != nil && !cur.ValidUntil.Equal(turned) {
+			wait = min(wait, cur.ValidUntil.Sub(now))
+		}
+		timer.Reset(max(wait, 0))
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.gov.wake:
 			due = time.Time{}
-		case <-time.After(time.Second):
+		case <-clockSet:
+		case <-timer.C:
 		}
 	}
 }

@@ -569,7 +569,9 @@ func (t *Terminal) shiftSummaryLocked(sh *shift) *ShiftSummary {
 	s := &ShiftSummary{ShiftID: sh.ID, Since: sh.Start.UnixMilli(), TopUps: len(sh.TopUps), Refunds: len(sh.Refunds),
 		CashBoxes: len(sh.CashBoxes), Differences: sh.Differences}
 	for _, x := range sh.TopUps {
-		s.TopUpTotal += x.Amount
+		if x.Status != "refused" { // its cash went back over the counter
+			s.TopUpTotal += x.Amount
+		}
 	}
 	for _, x := range sh.Refunds {
 		s.RefundTotal += x.Amount
@@ -817,4 +819,16 @@ func (t *Terminal) recoverStaff() error {
 		}
 	}
 	return nil
+}
+
+// refusedTopUp marks a counter top-up of this shift refused, so the
+// running total on screen leaves out cash that goes back to the resident.
+func (sh *shift) refusedTopUp(key string) bool {
+	for i := range sh.TopUps {
+		if sh.TopUps[i].Key == key {
+			sh.TopUps[i].Status = "refused"
+			return true
+		}
+	}
+	return false
 }

@@ -97,6 +97,9 @@ func TestCounterTopUpRefusedLaterIssuesNoVoucher(t *testing.T) {
 	if snap.Staff == nil || snap.Staff.Notice == nil || snap.Staff.Notice.Code != "staffTopUpRefused" {
 		t.Fatalf("the signed-in staff member is not told: %+v", snap.Staff)
 	}
+	if sum := snap.Staff.Shift; sum.TopUps != 1 || sum.TopUpTotal != 0 {
+		t.Fatalf("shift on screen %+v: the refused cash is still counted", sum)
+	}
 	s.must("Staff.SignOut", nil)
 	deadline = time.Now().Add(5 * time.Second)
 	for {

@@ -166,6 +166,7 @@ func (t *Terminal) submitTopUp(sh *shift, tu *StaffTopUpView, pp pendingPayment)
 		// Refused for good: the resident's cash is still at the counter and
 		// goes back to them; nothing to print.
 		tu.Status = "refused"
+		sh.refusedTopUp(pp.Key)
 		t.staff.busy = ""
 		t.staff.notice = &Notice{Code: "staffTopUpRefused", Message: "the platform refused this payment: give the cash back"}
 		t.log.Error("counter top-up refused", "key", pp.Key, "err", err)
@@ -204,8 +205,8 @@ func (t *Terminal) counterRefusedLocked(pp pendingPayment, err error) {
 	if sh == nil || t.sess != nil {
 		return
 	}
-	if !slices.ContainsFunc(sh.TopUps, func(x uplink.ShiftTopUp) bool { return x.Key == pp.Key }) {
-		return
+	if !sh.refusedTopUp(pp.Key) {
+		return // another shift's: its report went out with it pending
 	}
 	t.staff.notice = &Notice{Code: "staffTopUpRefused", Message: "the platform refused a counter payment (reference " + pp.Key[:8] + "): give the cash back"}
 	if tu := t.staff.topUp; tu != nil && tu.Reference == pp.Key[:8] {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -198,6 +199,11 @@ func (c *Client) StaffSignIn(ctx context.Context, req StaffSignInRequest) (Staff
 	}
 	if !ValidTerminalID(m.StaffID) || m.Name == "" {
 		return StaffMember{}, fmt.Errorf("staff sign-in: %w", badReply(http.StatusOK, "reply lacks staffId or name"))
+	}
+	// Name and site go on screen, into the journal and onto paper (ESC/POS):
+	// a reply with control characters or a novel for a name is refused.
+	if !validDisplay(m.Name, 64) || !validDisplay(m.Site, 128) || strings.Contains(m.Name+m.Site, "\n") {
+		return StaffMember{}, fmt.Errorf("staff sign-in: %w", badReply(http.StatusOK, "reply's name or site is not printable text of at most 64 and 128 characters"))
 	}
 	return m, nil
 }

@@ -66,6 +66,8 @@
   }
   const clock = (ms) => new Date(ms).toLocaleTimeString(TB.lang() === 'zh' ? 'zh-CN' : 'en-GB', { hour: '2-digit', minute: '2-digit' });
   const touch = () => act('Staff.Touch');
+  // A difference says which way: +20.00 over, -80.00 short.
+  const signed = (fen) => (fen > 0 ? '+' : '') + yuan(fen);
 
   function staffNotice(st) {
     if (!st.notice) return null;
@@ -107,7 +109,7 @@
       h('ul', {},
         h('li', { id: 'staff-shift-topups' }, t('staffTopUps', sh.topUps, yuan(sh.topUpTotal))),
         h('li', { id: 'staff-shift-refunds' }, t('staffRefunds', sh.refunds, yuan(sh.refundTotal))),
-        h('li', { id: 'staff-shift-boxes', class: sh.differences ? 'err' : '' }, t('staffBoxes', sh.cashBoxes, yuan(sh.differences)))));
+        h('li', { id: 'staff-shift-boxes', class: sh.differences ? 'err' : '' }, t('staffBoxes', sh.cashBoxes, signed(sh.differences)))));
   }
 
   function menuScreen(s) {
@@ -208,7 +210,7 @@
         h('dl', { class: 'facts' },
           h('dt', {}, t('staffExpected')), h('dd', { class: 'money' }, `${yuan(r.expectedTotal)} ${t('yuan')}`),
           h('dt', {}, t('staffCounted')), h('dd', { class: 'money' }, `${yuan(r.countedTotal)} ${t('yuan')}`),
-          h('dt', {}, t('staffDiff')), h('dd', { class: 'money big' + (r.mismatch ? ' err' : ''), id: 'staff-box-diff' }, `${yuan(r.difference)} ${t('yuan')}`)),
+          h('dt', {}, t('staffDiff')), h('dd', { class: 'money big' + (r.mismatch ? ' err' : ''), id: 'staff-box-diff' }, `${signed(r.difference)} ${t('yuan')}`)),
         h('p', { class: r.mismatch ? 'err' : 'ok', id: 'staff-box-verdict', 'data-mismatch': String(r.mismatch) }, r.mismatch ? t('staffBoxMismatch') : t('staffBoxMatch')),
         h('p', { class: 'hint', id: 'staff-box-sent', 'data-sent': String(cb.sent) }, cb.sent ? t('staffBoxSent') : t('staffBoxSending')),
         cb.printed ? h('p', { class: 'hint', id: 'staff-box-printed' }, TB.table('staffBoxPrinted')[cb.printed]) : null,

@@ -6,11 +6,15 @@
 // it, lets it drain, and then checks three independent sources against
 // each other: the simulator's cash box, the platform's records and the
 // daemon's vouchers. Every yuan stacked must be in exactly one payment the
-// platform holds or in a voucher. The last line it prints is
+// platform holds or in a voucher. Some runs apply for a matter with the ID
+// card instead (forms.go): every application journaled must be one case at
+// the platform, and no sealed personal record may be left. It prints
 //
+//	crashtest: forms submitted=N cases=M lost=0 duplicated=0 sealed-left=0
 //	crashtest: runs=N kills=K stacked=X paid=Y vouchers=Z lost=0 duplicated=0
 //
-// and it exits non-zero when lost or duplicated is not zero.
+// last (lost and duplicated count yuan and forms), and exits non-zero when
+// lost, duplicated or sealed-left is not zero.
 package main
 
 import (
@@ -57,9 +61,14 @@ func main() {
 		*keep = true
 		os.Exit(2)
 	}
+	f := res.forms
+	fmt.Printf("crashtest: form kills before-journal=%d journaled-not-committed=%d committed-unheard=%d after-ack=%d\n",
+		f.beforeJournal, f.journaledUnsent, f.committedUnheard, f.afterAck)
+	fmt.Printf("crashtest: forms submitted=%d cases=%d lost=%d duplicated=%d sealed-left=%d\n",
+		f.submitted, f.cases, f.lost, f.duplicated, f.sealedLeft)
 	fmt.Printf("crashtest: runs=%d kills=%d stacked=%d paid=%d vouchers=%d lost=%d duplicated=%d\n",
-		res.runs, res.kills, res.stacked, res.paid, res.vouchers, res.lost, res.duplicated)
-	if res.lost != 0 || res.duplicated != 0 {
+		res.runs, res.kills, res.stacked, res.paid, res.vouchers, res.lost+int64(f.lost), res.duplicated+int64(f.duplicated))
+	if res.lost != 0 || res.duplicated != 0 || f.lost != 0 || f.duplicated != 0 || f.sealedLeft != 0 {
 		*keep = true
 		os.Exit(1)
 	}
@@ -77,12 +86,14 @@ type harness struct {
 	simURL  string
 	uiAddr  string
 	exits   map[*exec.Cmd]chan struct{}
+	forms   []formRun // the application runs (forms.go)
 }
 
 type result struct {
 	runs, kills, powerCuts    int
 	stacked, paid, vouchers   int64
 	lost, duplicated, pending int64
+	forms                     formResult
 }
 
 func newHarness(bin string, seed uint64, verbose bool) (*harness, error) {
@@ -140,7 +151,8 @@ func (h *harness) waitAddr(name string) (string, error) {
 func (h *harness) startDaemon() error {
 	os.Remove(filepath.Join(h.dir, "ui.addr"))
 	c, err := h.spawn("kioskd", "run", "-profile", filepath.Join(h.dir, "profile.json"), "-data", h.dir,
-		"-platform", h.platURL, "-listen", "127.0.0.1:0", "-idle-timeout", "4s", "-log-level", "debug", "-allow-unenrolled")
+		"-platform", h.platURL, "-listen", "127.0.0.1:0", "-idle-timeout", "4s", "-log-level", "debug", "-allow-unenrolled",
+		"-service", "127.0.0.1:0") // not the fixed technician port: a demo may be running beside the test
 	if err != nil {
 		return err
 	}
@@ -186,13 +198,15 @@ func (h *harness) run(kills int) (result, error) {
 	}
 	h.platURL, h.simURL = "http://"+pa, "http://"+sa
 	profile := `{"devices":{"billValidator":{"driver":"id003","path":"sim/dev/bill-validator","denominations":[1000,2000,5000,10000]},
-		"printer":{"driver":"escpos","path":"sim/dev/printer","paper":80}}}`
+		"printer":{"driver":"escpos","path":"sim/dev/printer","paper":80},
+		"idCardReader":{"driver":"idcard","path":"sim/dev/id-card-reader"}}}`
 	if err := os.WriteFile(filepath.Join(h.dir, "profile.json"), []byte(profile), 0o644); err != nil {
 		return res, err
 	}
 	// A slow platform that sometimes commits and drops the reply: the
 	// window between its commit and the daemon's receipt gets kills too.
-	if err := postJSON(h.platURL+"/ref/faults", map[string]any{"latencyMs": 30, "dropAfterCommitRate": 0.1, "paths": []string{"/v1/payments"}}); err != nil {
+	if err := postJSON(h.platURL+"/ref/faults", map[string]any{"latencyMs": 30, "dropAfterCommitRate": 0.1,
+		"paths": []string{"/v1/payments", "/v1/applications"}}); err != nil {
 		return res, err
 	}
 	if err := h.startDaemon(); err != nil {
@@ -206,6 +220,22 @@ func (h *harness) run(kills int) (result, error) {
 			if err := h.startDaemon(); err != nil {
 				return res, err
 			}
+		}
+		if h.rng.IntN(4) == 0 {
+			// An application instead of a payment (forms.go), killed
+			// anywhere, right after the submit, or at the platform's commit.
+			k := kill{phase: -1}
+			if h.rng.IntN(5) > 0 {
+				k.phase = h.rng.IntN(3)
+				k.after = time.Duration(h.rng.IntN([]int{2500, 120, 0}[k.phase]+1)) * time.Millisecond
+			}
+			began := time.Now()
+			killed, err := h.applyScript(res.runs, k)
+			h.logf("run %d (form): %v kill=%+v killed=%v err=%v", res.runs, time.Since(began).Round(time.Millisecond), k, killed, err)
+			if killed {
+				res.kills++
+			}
+			continue
 		}
 		acct := accounts[h.rng.IntN(len(accounts))]
 		// Most runs end in a kill, aimed at one of the moments that
@@ -229,20 +259,67 @@ func (h *harness) run(kills int) (result, error) {
 			h.logf("run %d: killed", res.runs)
 		}
 	}
-	// Drain: the daemon comes back, finishes whatever it restored, and
-	// forwards everything it owes the platform.
-	if h.daemon == nil {
-		if err := h.startDaemon(); err != nil {
-			return res, err
-		}
-	}
-	if err := h.drain(); err != nil {
+	// Drain: the platform is healthy again; the daemon comes back,
+	// finishes whatever it restored, and forwards everything it owes the
+	// platform. A reply lost after the platform's commit leaves the
+	// platform's records unchanged while the daemon waits out its backoff,
+	// so when the journal still owes something the daemon is restarted
+	// (its recovery forwards at once) rather than waited on for a minute.
+	if err := postJSON(h.platURL+"/ref/faults", map[string]any{}); err != nil {
 		return res, err
 	}
-	h.daemon.Process.Signal(syscall.SIGTERM)
-	<-h.exits[h.daemon]
-	h.daemon = nil
+	for round := 1; ; round++ {
+		if h.daemon == nil {
+			if err := h.startDaemon(); err != nil {
+				return res, err
+			}
+		}
+		if err := h.drain(); err != nil {
+			return res, err
+		}
+		h.daemon.Process.Signal(syscall.SIGTERM)
+		<-h.exits[h.daemon]
+		h.daemon = nil
+		owed, err := h.owed()
+		if err != nil {
+			return res, err
+		}
+		if owed == 0 || round == 3 {
+			if round > 1 {
+				fmt.Printf("crashtest: drained in %d rounds\n", round)
+			}
+			break
+		}
+		h.logf("drain round %d: the journal still owes the platform %d records", round, owed)
+	}
+	var err2 error
+	if res.forms, err2 = h.tallyForms(); err2 != nil {
+		return res, err2
+	}
 	return h.tally(res)
+}
+
+// owed counts the payments and applications the journal holds as
+// submitted and neither acknowledged nor refused.
+func (h *harness) owed() (int, error) {
+	j, err := journal.Open(filepath.Join(h.dir, "kiosk", "journal.db"), nil)
+	if err != nil {
+		return 0, err
+	}
+	defer j.Close()
+	open := map[string]bool{}
+	err = j.Scan(1, func(r journal.Record) error {
+		switch r.Kind {
+		case journal.PaymentSubmitted, journal.ApplicationSubmitted:
+			open[string(r.Kind)+r.Key] = true
+		case journal.PaymentAcknowledged, journal.PaymentRefused:
+			delete(open, string(journal.PaymentSubmitted)+r.Key)
+		case journal.ApplicationAcknowledged, journal.ApplicationRefused:
+			delete(open, string(journal.ApplicationSubmitted)+r.Key)
+		}
+		return nil
+	})
+	return len(open), err
 }
 
 // kill says when a run kills the daemon: phase 0 from the start, 1 from
@@ -362,6 +439,11 @@ func (h *harness) drain() error {
 		if err != nil {
 			return err
 		}
+		c, err := h.caseCount()
+		if err != nil {
+			return err
+		}
+		n = n<<20 | c
 		if n == last {
 			stable++
 		} else {
@@ -490,12 +572,14 @@ type state struct {
 			Detail string `json:"detail"`
 		} `json:"billValidator"`
 	} `json:"devices"`
+	Gov *govState `json:"gov"`
 }
 
 type screen struct {
 	conn   *websocket.Conn
 	states chan state
 	comps  chan completion
+	closed chan struct{} // the daemon went away: no completion will come
 	next   int64
 }
 
@@ -510,9 +594,10 @@ func dialScreen(ctx context.Context, addr string) (*screen, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &screen{conn: conn, states: make(chan state, 64), comps: make(chan completion, 16)}
+	s := &screen{conn: conn, states: make(chan state, 64), comps: make(chan completion, 16), closed: make(chan struct{})}
 	go func() {
 		defer close(s.states)
+		defer close(s.closed)
 		for {
 			var m struct {
 				Header struct {
@@ -566,6 +651,8 @@ func (s *screen) command(name string, payload any) error {
 				return fmt.Errorf("%s: %s", name, c.code)
 			}
 			return nil
+		case <-s.closed:
+			return fmt.Errorf("%s: connection closed", name)
 		case <-timeout:
 			return fmt.Errorf("%s: no completion", name)
 		}
@@ -613,6 +700,8 @@ func (s *screen) settle(ctx context.Context) error {
 			}
 		case "account", "bill":
 			s.command("Session.Cancel", nil)
+		case "services", "matter", "apply-card", "apply-form", "apply-done", "apply-refused", "progress", "progress-result":
+			s.command("Gov.Back", nil) // a resident's form is dropped; a submitted one is the outbox's
 		}
 	}
 }

@@ -124,6 +124,9 @@ func TestStaffModeInChromium(t *testing.T) {
 	b.waitJS("result", `document.getElementById('staff-box-verdict') && document.getElementById('staff-box-verdict').dataset.mismatch === 'true'`)
 	b.waitJS("sent", `document.getElementById('staff-box-sent').dataset.sent === 'true'`)
 	b.shot("staff-cashbox-result")
+	if d := b.text("#staff-box-diff"); !strings.HasPrefix(d, "+20.00") {
+		t.Fatalf("a surplus shows as %q, want it signed +20.00", d)
+	}
 	reps, err := s.platform.StaffReports()
 	if err != nil || len(reps) != 1 || !reps[0].Flagged || reps[0].CashBox.Difference != 2000 {
 		t.Fatalf("platform staff reports %+v (%v)", reps, err)

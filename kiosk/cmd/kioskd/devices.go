@@ -206,8 +206,12 @@ func (d *daemonDevices) start(ctx context.Context, c daemonConfig, terminalID st
 			}
 		})
 	}
+	// The boards outlive the devices on them: stopping, the core's last
+	// act is to inhibit the coin acceptor through its board.
+	bctx, bcancel := context.WithCancel(context.WithoutCancel(ctx))
+	var boards sync.WaitGroup
 	for _, b := range d.boards {
-		wg.Go(func() { b.Run(ctx) })
+		boards.Go(func() { b.Run(bctx) })
 	}
 	// The GPIO drivers (the core's coin acceptor among them) start once
 	// each board had its first try, so a board that is there is found at
@@ -254,7 +258,7 @@ func (d *daemonDevices) start(ctx context.Context, c daemonConfig, terminalID st
 			}
 		})
 	}
-	return func() { cancel(); wg.Wait() }, nil
+	return func() { cancel(); wg.Wait(); bcancel(); boards.Wait() }, nil
 }
 
 // lazyPin is a real GPIO line opened on first use, so a line missing at

@@ -213,7 +213,7 @@ func TestBudgetEventLatency(t *testing.T) {
 		}
 	}()
 	cpu0 := readCPU(t)
-	var lat, wire, commits, syncs []time.Duration
+	var lat, left, wire, commits, syncs []time.Duration
 	var hops [4][]time.Duration
 	for i := 0; i < notes; i++ {
 		if err := sim.Insert(1000); err != nil {
@@ -237,6 +237,7 @@ func TestBudgetEventLatency(t *testing.T) {
 		line.mu.Unlock()
 		written := writes.of(c.version)
 		lat = append(lat, c.at.Sub(h.at))
+		left = append(left, written.Sub(h.at))
 		wire = append(wire, c.at.Sub(sent))
 		hops[0] = append(hops[0], h.enter.Sub(h.at))
 		hops[1] = append(hops[1], h.leave.Sub(h.enter))
@@ -285,6 +286,8 @@ func TestBudgetEventLatency(t *testing.T) {
 	p50, p99 := quantile(lat, 0.5), quantile(lat, 0.99)
 	t.Logf("budget: device frame arriving at the driver to WebSocket message over %d notes: p50 %v, p99 %v (budget p99 5ms, ratio %.2f); includes one journal commit (fsync) per event: p99 %v alone",
 		len(lat), us(p50), us(p99), float64(p99)/float64(5*time.Millisecond), us(quantile(commits, 0.99)))
+	t.Logf("  to the message leaving (the server's socket write, before the test's own client reads it): p50 %v, p99 %v",
+		us(quantile(left, 0.5)), us(quantile(left, 0.99)))
 	t.Logf("  from the simulator writing the frame (adds the kernel's pty transfer): p50 %v, p99 %v",
 		us(quantile(wire, 0.5)), us(quantile(wire, 0.99)))
 	// Under `make test` the machine is busy with every other package's

@@ -57,6 +57,19 @@ func cmdPlatform(ctx context.Context, args []string) error {
 	})
 }
 
+// platformURL is the -url flag of a platform command, else the address a
+// running platform wrote into its data folder.
+func platformURL(base, data string) (string, error) {
+	if base != "" {
+		return base, nil
+	}
+	a, err := readAddr(data, "platform")
+	if err != nil {
+		return "", err
+	}
+	return "http://" + a, nil
+}
+
 func cmdPlatformPayments(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("platform payments", flag.ContinueOnError)
 	data := fs.String("data", "data", "data folder of a running platform")
@@ -65,13 +78,9 @@ func cmdPlatformPayments(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	u := *base
-	if u == "" {
-		addr, err := readAddr(*data, "platform")
-		if err != nil {
-			return err
-		}
-		u = "http://" + addr
+	u, err := platformURL(*base, *data)
+	if err != nil {
+		return err
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

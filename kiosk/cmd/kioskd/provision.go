@@ -251,13 +251,9 @@ func cmdPlatformToken(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	u := *base
-	if u == "" {
-		a, err := readAddr(*data, "platform")
-		if err != nil {
-			return err
-		}
-		u = "http://" + a
+	u, err := platformURL(*base, *data)
+	if err != nil {
+		return err
 	}
 	req := refplatform.EnrollmentTokenRequest{
 		Site:       uplink.Site{Kind: *kind, Name: *name, Address: *addr},

@@ -30,13 +30,9 @@ func cmdPlatformStaff(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	u := *base
-	if u == "" {
-		a, err := readAddr(*data, "platform")
-		if err != nil {
-			return err
-		}
-		u = "http://" + a
+	u, err := platformURL(*base, *data)
+	if err != nil {
+		return err
 	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"tongban/kiosk/terminal"
+)
+
+// TestNotesArriveWhileThePageIsBusy inserts notes while the page's main
+// thread is blocked (a slow kiosk PC, a long layout): the daemon credits
+// each note as it is stacked, and when the page wakes up it draws the
+// latest snapshot, so the resident sees every yuan and nothing twice.
+func TestNotesArriveWhileThePageIsBusy(t *testing.T) {
+	s := startStack(t)
+	watch := s.dial()
+	watch.until("devices ready", func(sn terminal.Snapshot) bool { return sn.Services.CashAvailable && sn.Services.PrinterReady })
+
+	b := newBrowser(t)
+	b.do("open the screen", chromedp.Navigate("http://"+s.uiAddr+"/"), chromedp.WaitVisible(chromedp.ID("tile-water")))
+	b.click("tile-water")
+	b.waitJS("account screen", `document.getElementById('app').dataset.screen === 'account'`)
+	for _, d := range "100100100001" {
+		b.click("key-" + string(d))
+	}
+	b.click("btn-lookup")
+	b.waitJS("bill screen", `document.getElementById('app').dataset.screen === 'bill'`)
+	b.click("btn-cash")
+	b.waitJS("cash screen", `document.getElementById('app').dataset.screen === 'cash'`)
+	watch.until("acceptor enabled", func(sn terminal.Snapshot) bool { return sn.Devices["billValidator"].Detail == "accepting notes" })
+
+	// Block the page for 3 s from a timer, so this call returns at once
+	// and the notes go in while the page cannot run.
+	b.eval(`setTimeout(() => { const end = Date.now() + 3000; while (Date.now() < end) {} }, 0); 'blocked'`)
+	time.Sleep(50 * time.Millisecond)
+	for _, v := range []int64{2000, 5000, 1000} {
+		if err := s.sim.InsertNote(v); err != nil {
+			t.Fatalf("insert %d: %v", v, err)
+		}
+	}
+	// The daemon credits all three while the page is still blocked.
+	watch.until("three notes credited", func(sn terminal.Snapshot) bool { return sn.Cash != nil && sn.Cash.Credit == 8000 && !sn.Cash.InFlight })
+	// When the page wakes up it draws the latest snapshot.
+	b.waitJS("page shows 80.00", `document.getElementById('app').dataset.screen === 'cash' && document.getElementById('credit')?.textContent === '80.00'`)
+	notes := b.text("#notes")
+	for _, want := range []string{"10 ", "20 ", "50 "} {
+		if !strings.Contains(notes, want) {
+			t.Fatalf("notes list %q lacks %q", notes, want)
+		}
+	}
+	b.shot("cash-notes-while-busy")
+
+	// One more note completes the bill; a double-tap on confirm pays once.
+	if err := s.sim.InsertNote(1000); err != nil {
+		t.Fatal(err)
+	}
+	b.waitJS("credit 90", `document.getElementById('credit').textContent === '90.00' && !document.getElementById('btn-confirm').disabled`)
+	b.eval(`document.getElementById('btn-confirm').click(); document.getElementById('btn-confirm')?.click(); 'ok'`)
+	b.waitJS("done screen", `document.getElementById('app').dataset.screen === 'done'`)
+	pays, err := s.platform.Payments()
+	if err != nil || len(pays) != 1 || pays[0].Payment.Amount != 9000 {
+		t.Fatalf("platform payments %+v (err %v), want one of 90.00", pays, err)
+	}
+}

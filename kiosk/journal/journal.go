@@ -91,6 +91,19 @@ type Journal struct {
 	mu   sync.Mutex
 	seq  uint64
 	head [32]byte
+
+	observe func(time.Duration)
+	commits CommitStats // under mu
+}
+
+// CommitStats add up the journal's durable commits: how often the daemon
+// waits for the disk and for how long. Every money event pays one commit
+// before the device or the screen is told, so this is the floor of the
+// event path's latency on this disk.
+type CommitStats struct {
+	Commits uint64
+	Total   time.Duration
+	Max     time.Duration
 }
 
 // Options tune Open.
@@ -98,6 +111,9 @@ type Options struct {
 	Now func() time.Time
 	// NoSync skips fsync. Only benchmarks comparing costs may set it.
 	NoSync bool
+	// Observe, when set, hears each durable commit's duration, called
+	// with the journal locked: it must be quick.
+	Observe func(took time.Duration)
 }
 
 // Open opens (or creates) the journal at path and verifies the whole chain.
@@ -113,7 +129,7 @@ func Open(path string, opts *Options) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open journal %s: %w", path, err)
 	}
-	j := &Journal{db: db, now: o.Now}
+	j := &Journal{db: db, now: o.Now, observe: o.Observe}
 	err = db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bucket)
 		return err
@@ -189,6 +205,7 @@ func (j *Journal) AppendAll(rs []Record) ([]Record, error) {
 		prev = h
 		out[i] = r
 	}
+	start := time.Now()
 	err := j.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
 		for i, r := range out {
@@ -201,8 +218,22 @@ func (j *Journal) AppendAll(rs []Record) ([]Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal append %s: %w", rs[0].Kind, err)
 	}
+	took := time.Since(start)
+	j.commits.Commits++
+	j.commits.Total += took
+	j.commits.Max = max(j.commits.Max, took)
+	if j.observe != nil {
+		j.observe(took)
+	}
 	j.seq, j.head = seq, prev
 	return out, nil
+}
+
+// Stats returns the commits so far.
+func (j *Journal) Stats() CommitStats {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.commits
 }
 
 func (j *Journal) appendAll(rs []Record) (Record, error) {

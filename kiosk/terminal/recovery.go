@@ -39,6 +39,7 @@ func (t *Terminal) recover() error {
 	}
 	lastNote := journal.Kind("")
 	err := t.cfg.Journal.Scan(1, func(r journal.Record) error {
+		t.replayStaff(r) // staff mode, in the same scan (staff.go)
 		switch r.Kind {
 		case journal.SessionOpened:
 			var od openedData

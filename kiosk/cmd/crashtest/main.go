@@ -580,6 +580,7 @@ type screen struct {
 	states chan state
 	comps  chan completion
 	closed chan struct{} // the daemon went away: no completion will come
+	last   state         // the newest state waitFor has seen
 	next   int64
 }
 
@@ -667,7 +668,7 @@ func (s *screen) waitFor(ctx context.Context, ok func(state) bool) (state, error
 			if !open {
 				return st, fmt.Errorf("connection closed")
 			}
-			last = st
+			last, s.last = st, st
 			if ok(st) {
 				return st, nil
 			}

@@ -212,6 +212,8 @@ func TestEveryDeviceOfTheDemoProfile(t *testing.T) {
 		`tongban_device_reads_total{device="scanner",driver="scanner"} 1`,
 		"go_goroutines ",
 		"process_resident_memory_bytes ",
+		"tongban_journal_commits_total ",
+		"tongban_journal_commit_seconds_total ",
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %q", want)

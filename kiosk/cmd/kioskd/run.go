@@ -146,7 +146,15 @@ func runDaemon(ctx context.Context, c daemonConfig) error {
 	// (provisioning.go), and the screen follows sw from one to the other.
 	sw := newScreenSwitch(nil, nil)
 	fl := newFleet(dir, devs.Health, c.Log.With("component", "fleet"))
-	c.svcGauges = fl.gauges
+	c.svcGauges = func() []service.Gauge {
+		// The journal's commits: every money event waits for one before
+		// the device or the screen hears, so a slow disk shows here first.
+		st := j.Stats()
+		return append(fl.gauges(),
+			service.Gauge{Name: "tongban_journal_commits_total", Type: "counter", Help: "Durable journal commits.", Value: float64(st.Commits)},
+			service.Gauge{Name: "tongban_journal_commit_seconds_total", Type: "counter", Help: "Time spent in durable journal commits.", Value: st.Total.Seconds()},
+			service.Gauge{Name: "tongban_journal_commit_max_seconds", Help: "Longest durable journal commit since start.", Value: st.Max.Seconds()})
+	}
 	tech := newTechService(c, dir, devs, fl, id.TerminalID())
 	c.svcMount = tech.mount
 	stopDevices, err := devs.start(ctx, c, id.DeviceID, sw.Scanned)

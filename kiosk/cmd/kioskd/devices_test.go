@@ -314,6 +314,13 @@ func TestCoinThroughTheGPIOBoard(t *testing.T) {
 		t.Fatalf("cash: %s %s", code, desc)
 	}
 	c.until("coins accepted", func(sn terminal.Snapshot) bool { return sn.Devices["coinAcceptor"].Detail == "accepting" })
+	// The inhibit line crosses the simulated board's socket after the
+	// driver has set it: wait until the acceptor sees it low.
+	for deadline := time.Now().Add(5 * time.Second); s.sim.State().CoinAcceptor.Inhibited; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the coin acceptor never saw its inhibit line released")
+		}
+	}
 	s.simPost("/coin", map[string]int{"value": 100})
 	s.simPost("/coin", map[string]int{"value": 50})
 	c.until("two coins credited", func(sn terminal.Snapshot) bool { return sn.Cash != nil && sn.Cash.Credit == 150 })

@@ -30,7 +30,7 @@
       platformOffline: '暂时无法连接县级平台，缴费查询暂停。已投入的现金不会丢失。',
       accountInvalid: '户号应为 6 至 20 位数字', accountUnknown: '未找到该户号，请核对缴费通知单', noteRejected: '该纸币未被接收，请换一张或展平后重试',
       lookupFailed: '查询失败，请稍后再试', internalError: '终端内部错误，请联系工作人员',
-      online: '在线', offline: '离线', printer: '打印机', billValidator: '纸币器', platform: '平台', terminal: '终端',
+      online: '在线', offline: '离线', notEnrolled: '未开通', printer: '打印机', billValidator: '纸币器', platform: '平台', terminal: '终端',
       sessionRestored: '终端刚刚重启，您已投入的现金已全部保留，可继续缴费。',
       offlineLimit: '平台暂不可达，本张纸币超出离线限额，已退回。',
       offlineCash: (a) => `平台暂不可达：本次最多可投入 ${a} 元，平台恢复后自动入账。`,
@@ -69,7 +69,7 @@
       platformOffline: 'The county platform cannot be reached; bill lookup is paused. Cash already inserted is safe.',
       accountInvalid: 'An account number has 6 to 20 digits', accountUnknown: 'No such account: please check your bill', noteRejected: 'That note was not accepted: try another, or flatten it',
       lookupFailed: 'Lookup failed, please try again later', internalError: 'Terminal error: please ask the staff',
-      online: 'online', offline: 'offline', printer: 'Printer', billValidator: 'Note acceptor', platform: 'Platform', terminal: 'Terminal',
+      online: 'online', offline: 'offline', notEnrolled: 'not enrolled', printer: 'Printer', billValidator: 'Note acceptor', platform: 'Platform', terminal: 'Terminal',
       sessionRestored: 'The terminal restarted just now. All the cash you inserted is kept: you can carry on.',
       offlineLimit: 'The platform is unreachable and that note is over the offline limit: it was returned.',
       offlineCash: (a) => `The platform is unreachable: up to ${a} yuan can be taken now, booked when it is back.`,
@@ -198,7 +198,8 @@
   function renderStatus() {
     const parts = [];
     const st = (k, state) => `${t(k)}: ${T[lang].state[state] || state}`;
-    parts.push(`${t('platform')}: ${snap.services.platformOnline ? t('online') : t('offline')}`);
+    // An unprovisioned terminal has no platform yet: say so, not "online".
+    parts.push(`${t('platform')}: ${snap.screen === 'unprovisioned' ? t('notEnrolled') : snap.services.platformOnline ? t('online') : t('offline')}`);
     for (const role of ['billValidator', 'printer']) if (snap.devices[role]) parts.push(st(role, snap.devices[role].state));
     $('status').textContent = parts.join(' · ');
     $('terminal').textContent = `${t('terminal')} ${snap.terminal}`;

@@ -81,6 +81,9 @@ func TestUnprovisionedEnrollsByScannedQRInChromium(t *testing.T) {
 		t.Fatalf("unprovisioned screen shows device %q, want %q", got, id.DeviceID)
 	}
 	b.shot("tech-01-unprovisioned")
+	if st := b.text("#status"); !strings.Contains(st, "未开通") {
+		t.Errorf("status bar of an unprovisioned terminal says %q, want 平台: 未开通", st)
+	}
 	b.click("lang")
 	b.waitJS("english", `document.getElementById('prov-title').textContent.includes('not provisioned')`)
 	b.shot("tech-01-unprovisioned-en")

@@ -34,8 +34,9 @@ const (
 // govState is the part of the snapshot's government services the script
 // reads.
 type govState struct {
-	Available bool `json:"available"`
-	Reading   bool `json:"reading"`
+	Available bool            `json:"available"`
+	Township  json.RawMessage `json:"township"` // absent until the catalog is fetched
+	Reading   bool            `json:"reading"`
 	Apply     *struct {
 		Missing []json.RawMessage `json:"missing"`
 		App     *struct {
@@ -159,8 +160,9 @@ func (h *harness) applyScript(run int, k kill) (killed bool, err error) {
 	}
 	// A snapshot is pushed only when something changes: the one settle
 	// ended on may already say so.
-	if g := s.last.Gov; g == nil || !g.Available {
-		if _, err := s.waitFor(ctx, func(st state) bool { return st.Gov != nil && st.Gov.Available }); err != nil {
+	ready := func(st state) bool { return st.Gov != nil && st.Gov.Available && len(st.Gov.Township) > 0 }
+	if !ready(s.last) {
+		if _, err := s.waitFor(ctx, ready); err != nil {
 			return false, fmt.Errorf("applications not available: %w", err)
 		}
 	}

@@ -229,7 +229,7 @@ func (h *harness) run(kills int) (result, error) {
 			k := kill{phase: -1}
 			if h.rng.IntN(5) > 0 {
 				k.phase = h.rng.IntN(3)
-				k.after = time.Duration(h.rng.IntN([]int{2000, 60, 0}[k.phase]+1)) * time.Millisecond
+				k.after = time.Duration(h.rng.IntN([]int{800, 60, 0}[k.phase]+1)) * time.Millisecond
 			}
 			began := time.Now()
 			if err := h.faults(0.3); err != nil {
@@ -285,9 +285,16 @@ func (h *harness) run(kills int) (result, error) {
 			return res, err
 		}
 	}
-	res.runs++
-	if _, err := h.applyScript(res.runs, kill{phase: -1}); err != nil {
-		return res, fmt.Errorf("last application: %w", err)
+	for try := 1; ; try++ {
+		res.runs++
+		_, err := h.applyScript(res.runs, kill{phase: -1})
+		if err == nil {
+			break
+		}
+		if try == 3 {
+			return res, fmt.Errorf("last application: %w", err)
+		}
+		h.logf("run %d (last form): %v", res.runs, err)
 	}
 	for round := 1; ; round++ {
 		if h.daemon == nil {

@@ -112,12 +112,13 @@ func (t *Terminal) CurrentSettings() Settings {
 	return s
 }
 
-// OutboxDepth is how many journaled payments and vouchers the platform has
-// not acknowledged yet.
+// OutboxDepth is how much journaled work the platform has not
+// acknowledged yet: payments, vouchers, applications, ratings and staff
+// reports.
 func (t *Terminal) OutboxDepth() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.pending) + len(t.unsent)
+	return len(t.pending) + len(t.unsent) + t.govQueuedLocked() + len(t.staff.reports)
 }
 
 // PlatformOnline reports whether the last platform call reached it.

@@ -29,6 +29,7 @@ import (
 	"periph.io/x/conn/v3/gpio"
 
 	"tongban/drivers/device"
+	"tongban/drivers/gpiowait"
 )
 
 // DriverName is the driver's name in device.Health and the profile.
@@ -89,7 +90,7 @@ const (
 // Defaults.
 const (
 	DefaultDebounce     = 50 * time.Millisecond
-	DefaultPoll         = 100 * time.Millisecond
+	DefaultPoll         = gpiowait.IdleWait
 	DefaultReconnectMin = 500 * time.Millisecond
 	DefaultReconnectMax = 30 * time.Second
 	MinBlinkPeriod      = 20 * time.Millisecond
@@ -126,7 +127,10 @@ type Config struct {
 	// Open finds a line by name; default Open (periph host drivers).
 	Open func(line string) (gpio.PinIO, error)
 
-	Poll         time.Duration // longest single WaitForEdge; default 100 ms
+	// Poll is the longest single WaitForEdge while no switch is settling;
+	// default gpiowait.IdleWait. Edges end the wait and stopping halts it,
+	// so it only says how soon a missed edge is caught by re-reading.
+	Poll         time.Duration
 	ReconnectMin time.Duration // first retry of a line that failed to open
 	ReconnectMax time.Duration
 	Logger       *slog.Logger
@@ -434,17 +438,27 @@ func (l *Lines) watch(ctx context.Context, in *input, pin gpio.PinIn, h func(Eve
 	l.settle(in, Event{Input: in.cfg.Name, Kind: in.cfg.Kind, Event: eventKind(in.cfg.Kind, deb.Stable()),
 		Active: deb.Stable(), At: now, Initial: true}, h)
 	glitches := 0
+	// A door left shut for days costs a wakeup per Poll, not ten a second:
+	// only a settling switch needs a short wait. Stopping halts the wait.
+	defer gpiowait.HaltOnDone(ctx, pin)()
 	for ctx.Err() == nil {
 		timeout := l.cfg.Poll
-		if dl, ok := deb.Deadline(); ok {
+		dl, settling := deb.Deadline()
+		if settling {
 			timeout = min(timeout, max(time.Millisecond, time.Until(dl)))
 		}
 		var ch Change
 		var ok bool
-		if pin.WaitForEdge(timeout) {
+		switch {
+		case pin.WaitForEdge(timeout):
 			ch, ok = deb.Sample(activeOf(), time.Now())
-		} else {
+		case settling:
 			ch, ok = deb.Tick(time.Now())
+		default:
+			// Idle and no edge: re-read the line, so an edge the line lost
+			// (a full edge queue, a driver hiccup) is caught now and
+			// debounced like any other.
+			ch, ok = deb.Sample(activeOf(), time.Now())
 		}
 		if g := deb.Glitches(); g != glitches {
 			l.mon.Count(CounterGlitches, int64(g-glitches))

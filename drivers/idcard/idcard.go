@@ -4,11 +4,13 @@
 //
 // Run keeps the port open, reconnecting with backoff when it vanishes
 // (package link; a missing reader is state NoDevice, never fatal), checks
-// every second that the port is still there (a stat and a non-blocking
-// read, no bytes on the wire), and sends a SAM status check (11 FF) when
-// the reader has been idle for StatusInterval. Read runs find → select →
-// read (→ appended address) with the brief's per-command timeouts; WaitCard
-// polls find card only while a flow waits for a card. The wire format is in package codec.
+// that the port is still there (a stat and a non-blocking read, no bytes
+// on the wire) whenever the kernel says its device node changed (or every
+// PresenceInterval where it cannot say), and sends a SAM status check
+// (11 FF) when the reader has been idle for StatusInterval. Read runs
+// find → select → read (→ appended address) with the brief's per-command
+// timeouts; WaitCard polls find card only while a flow waits for a card.
+// The wire format is in package codec.
 //
 // A Card holds personal data. It is returned to the caller and never
 // logged: the driver's logs carry the masked form only (codec.Masked).
@@ -139,8 +141,10 @@ type Config struct {
 	Line     serialport.Line // default 115200 8N1
 	Timeouts Timeouts
 
-	StatusInterval   time.Duration // idle time before a SAM status check
-	PresenceInterval time.Duration // how often to check the port is still there
+	StatusInterval time.Duration // idle time before a SAM status check
+	// PresenceInterval is how often to check the port is still there when
+	// the kernel cannot tell us its device node changed (no inotify).
+	PresenceInterval time.Duration
 	PollInterval     time.Duration // WaitCard's find-card interval when it is given none
 	MinBackoff       time.Duration // first reconnect delay
 	MaxBackoff       time.Duration // reconnect delay cap
@@ -340,36 +344,74 @@ func (r *Reader) session(ctx context.Context, port serialport.Port) (bool, error
 	return true, err
 }
 
-// watch checks the port every PresenceInterval and the SAM after
-// StatusInterval idle, until the port is lost or ctx ends.
+// watch checks the port when its device node changes and the SAM after
+// StatusInterval idle, until the port is lost or ctx ends. An idle reader
+// thus costs one status check per StatusInterval and no other wakeup; the
+// card itself is only searched for while WaitCard runs.
 func (r *Reader) watch(ctx context.Context) error {
-	t := time.NewTicker(r.cfg.PresenceInterval)
-	defer t.Stop()
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the node watch
+	changed, err := link.WatchNode(wctx, r.cfg.Path)
+	if err != nil {
+		r.log.Debug("device node not watchable, checking it every interval", "err", err, "interval", r.cfg.PresenceInterval)
+	}
+	var poll <-chan time.Time
+	var ticker *time.Ticker
+	defer func() {
+		if ticker != nil {
+			ticker.Stop()
+		}
+	}()
+	startPoll := func() {
+		ticker = time.NewTicker(r.cfg.PresenceInterval)
+		poll = ticker.C
+	}
+	if changed == nil {
+		startPoll()
+	}
+	status := time.NewTimer(r.cfg.StatusInterval)
+	defer status.Stop()
 	for {
+		statusDue := false
 		select {
 		case <-ctx.Done():
 			return nil
 		case err := <-r.lost:
 			return err
-		case <-t.C:
-			if !r.tryAcquire() {
-				continue // a command is running: the port is in use, hence there
+		case _, open := <-changed:
+			if !open { // the watch is gone: check now, then poll
+				changed = nil
+				startPoll()
 			}
-			ok := r.presentLocked()
-			if ok && time.Since(r.lastIO) >= r.cfg.StatusInterval {
+		case <-poll:
+		case <-status.C:
+			statusDue = true
+		}
+		if !r.tryAcquire() {
+			if statusDue {
+				status.Reset(r.cfg.StatusInterval)
+			}
+			continue // a command is running: the port is in use, and it notices a loss itself
+		}
+		ok := r.presentLocked()
+		if ok && statusDue {
+			if idle := time.Since(r.lastIO); idle < r.cfg.StatusInterval {
+				status.Reset(r.cfg.StatusInterval - idle) // the reader answered since
+			} else {
 				if _, err := r.commandLocked(ctx, codec.Request{Op: codec.OpSAMStatus}); err != nil {
 					r.log.Debug("idle SAM status check failed", "err", err)
 				}
 				ok = r.port != nil
+				status.Reset(r.cfg.StatusInterval)
 			}
-			r.release()
-			if !ok { // the port is gone: lose has said why
-				select {
-				case err := <-r.lost:
-					return err
-				default:
-					return ErrNoDevice
-				}
+		}
+		r.release()
+		if !ok { // the port is gone: lose has said why
+			select {
+			case err := <-r.lost:
+				return err
+			default:
+				return ErrNoDevice
 			}
 		}
 	}

@@ -31,6 +31,7 @@ import (
 
 	"tongban/drivers/cash"
 	"tongban/drivers/device"
+	"tongban/drivers/gpiowait"
 	"tongban/drivers/pulse/codec"
 )
 
@@ -39,7 +40,7 @@ const DriverName = "pulse"
 
 // Defaults not covered by codec's filter defaults.
 const (
-	DefaultPoll         = 50 * time.Millisecond // longest single WaitForEdge
+	DefaultPoll         = gpiowait.IdleWait // longest single WaitForEdge with no train open
 	DefaultReconnectMin = 200 * time.Millisecond
 	DefaultReconnectMax = 5 * time.Second
 )
@@ -90,7 +91,11 @@ type Config struct {
 	// flagged (a cut train, a mis-set device).
 	Denominations []int64
 
-	Poll         time.Duration // longest wait for an edge before checking timers; default 50 ms
+	// Poll is the longest wait for an edge while no train is open and the
+	// line is at rest; default gpiowait.IdleWait. An open train or an
+	// active line waits only until its own deadline, and stopping halts
+	// the wait, so an idle acceptor costs no short poll.
+	Poll         time.Duration
 	ReconnectMin time.Duration // first retry after the line cannot be set up
 	ReconnectMax time.Duration
 
@@ -318,10 +323,17 @@ func (d *Driver) watch(ctx context.Context, h cash.Handler) {
 	w := &watcher{d: d, h: h, c: c}
 	d.setWatch(true, false)
 	w.sample(d.cfg.Pin.Read(), time.Now())
+	defer gpiowait.HaltOnDone(ctx, d.cfg.Pin)()
+	maxWidth := c.Config().MaxWidth
 	for ctx.Err() == nil {
 		timeout := d.cfg.Poll
 		if dl, ok := c.Deadline(); ok {
 			timeout = min(timeout, max(time.Millisecond, time.Until(dl)))
+		}
+		// A line held active outside a train (jammed coin, cut wire on an
+		// active-high line) must still turn stuck after MaxWidth.
+		if on, long := c.Active(time.Now()); on && !w.stuck {
+			timeout = min(timeout, max(time.Millisecond, maxWidth-long+time.Millisecond))
 		}
 		if d.cfg.Pin.WaitForEdge(timeout) {
 			// Read, not the edge kind: gpiotest does not filter kinds and

@@ -225,10 +225,12 @@ func (s *Scanner) session(ctx context.Context, port serialport.Port) error {
 	if err := port.ResetInputBuffer(); err != nil {
 		return fmt.Errorf("scanner %s: flush: %w", s.cfg.Name, err)
 	}
-	// The read timeout paces the idle-gap check; a timeout is (0, nil).
-	if err := port.SetReadTimeout(max(s.cfg.IdleGap/2, 10*time.Millisecond)); err != nil {
-		return fmt.Errorf("scanner %s: set read timeout: %w", s.cfg.Name, err)
-	}
+	// An idle scanner sends nothing for hours: the read blocks with no
+	// timeout, so the idle line costs no wakeup. Closing the port is what
+	// ends that read when ctx ends (link closes it again, harmlessly); a
+	// vanished port fails the read by itself.
+	stop := context.AfterFunc(ctx, func() { port.Close() })
+	defer stop()
 	s.mu.Lock()
 	s.port = port
 	s.mu.Unlock()
@@ -246,16 +248,34 @@ func (s *Scanner) session(ctx context.Context, port serialport.Port) error {
 	f := codec.NewFramer(s.fcfg)
 	buf := make([]byte, 512)
 	last := time.Now()
+	timeout := time.Duration(0) // matches neither wait below: the first sets it
 	for ctx.Err() == nil {
-		n, err := port.Read(buf)
+		// Only a read half in needs a timeout: the idle gap after its
+		// last byte says it lost its suffix.
+		wait := serialport.NoTimeout
+		if f.Pending() > 0 {
+			wait = s.cfg.IdleGap - time.Since(last)
+			if wait <= 0 {
+				s.handle(f.Flush()) // the line went quiet in the middle of a read
+				continue
+			}
+		}
+		if wait != timeout {
+			if err := port.SetReadTimeout(wait); err != nil {
+				return fmt.Errorf("scanner %s: set read timeout: %w", s.cfg.Name, err)
+			}
+			timeout = wait
+		}
+		n, err := port.Read(buf) // a timeout is (0, nil)
 		if n > 0 {
 			last = time.Now()
 			f.Write(buf[:n])
 			s.drain(f)
-		} else if f.Pending() > 0 && time.Since(last) >= s.cfg.IdleGap {
-			s.handle(f.Flush()) // the line went quiet in the middle of a read
 		}
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil // our own Close ended the read
+			}
 			return fmt.Errorf("scanner %s: read: %w", s.cfg.Name, err)
 		}
 	}

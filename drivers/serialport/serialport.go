@@ -86,11 +86,17 @@ func (l Line) WireTime(n int) time.Duration {
 type Port interface {
 	Read(p []byte) (int, error)
 	Write(p []byte) (int, error)
-	// SetReadTimeout makes Read return (0, nil) after d with no data.
+	// SetReadTimeout makes Read return (0, nil) after d with no data;
+	// NoTimeout makes it wait for data, an error or Close.
 	SetReadTimeout(d time.Duration) error
 	ResetInputBuffer() error
 	Close() error
 }
+
+// NoTimeout, given to SetReadTimeout, makes Read block until a byte
+// arrives, the port fails or it is closed: an idle line then costs no
+// wakeup at all (go.bug.st/serial's Close unblocks a pending Read).
+const NoTimeout time.Duration = -1
 
 // Open opens path with the line settings.
 func Open(path string, l Line) (Port, error) {

@@ -32,6 +32,8 @@ import (
 	"github.com/jonboulle/clockwork"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
+
+	"tongban/drivers/gpiowait"
 )
 
 // ErrNotConnected is returned by a client pin while the simulator's board
@@ -305,7 +307,7 @@ func (c *Client) Pin(name string) *Pin {
 func (c *Client) pinLocked(name string) *Pin {
 	p, ok := c.pins[name]
 	if !ok {
-		p = &Pin{Pin: &gpiotest.Pin{N: name, Num: len(c.pins), Clock: clockwork.NewRealClock(), EdgesChan: make(chan gpio.Level, edgeBuffer)}, c: c}
+		p = &Pin{Pin: &gpiotest.Pin{N: name, Num: len(c.pins), Clock: clockwork.NewRealClock(), EdgesChan: make(chan gpio.Level, edgeBuffer)}, c: c, h: gpiowait.NewHalter()}
 		c.pins[name] = p
 	}
 	return p
@@ -432,6 +434,7 @@ func (c *Client) write(s string) error {
 type Pin struct {
 	*gpiotest.Pin
 	c *Client
+	h *gpiowait.Halter // Halt ends a pending WaitForEdge, as on a real line
 
 	mu  sync.Mutex
 	out bool // the daemon has driven it: resend on every connect
@@ -461,6 +464,14 @@ func (p *Pin) set(l gpio.Level) {
 
 // String names the pin as the profile does.
 func (p *Pin) String() string { return "sim:" + p.N }
+
+// Halt implements gpio.PinIn: it ends a pending WaitForEdge, so a driver
+// can wait for edges with no short timeout and still stop at once.
+func (p *Pin) Halt() error { return p.h.Halt() }
+
+// WaitForEdge implements gpio.PinIn, ended early by Halt; -1 waits with
+// no timeout.
+func (p *Pin) WaitForEdge(timeout time.Duration) bool { return p.h.Wait(p.Pin, timeout) }
 
 // In implements gpio.PinIn. It fails while the board is not connected or
 // has no such input. gpiotest's In sets the level from the pull as if

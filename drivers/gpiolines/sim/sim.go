@@ -17,6 +17,8 @@ import (
 	"github.com/jonboulle/clockwork"
 	"periph.io/x/conn/v3/gpio"
 	"periph.io/x/conn/v3/gpio/gpiotest"
+
+	"tongban/drivers/gpiowait"
 )
 
 // Board is a set of fake lines by name. Safe for concurrent use.
@@ -68,13 +70,21 @@ func (b *Board) Open(name string) (gpio.PinIO, error) {
 	if !ok || b.missing[name] {
 		return nil, fmt.Errorf("sim board: no line %q", name)
 	}
-	return line{p}, nil
+	return line{Pin: p, h: gpiowait.NewHalter()}, nil
 }
 
 // line is a board line as a driver sees it. gpiotest's In sets the level
 // from the pull (as if nothing were connected); here a switch drives the
-// line, so In keeps the level.
-type line struct{ *gpiotest.Pin }
+// line, so In keeps the level. Halt ends a pending WaitForEdge, as on a
+// real line (gpiotest's does nothing).
+type line struct {
+	*gpiotest.Pin
+	h *gpiowait.Halter
+}
+
+func (l line) Halt() error { return l.h.Halt() }
+
+func (l line) WaitForEdge(timeout time.Duration) bool { return l.h.Wait(l.Pin, timeout) }
 
 func (l line) In(pull gpio.Pull, edge gpio.Edge) error {
 	lv := l.Pin.Read()

@@ -17,6 +17,7 @@ import (
 	"tongban/drivers/escpos"
 	escposcodec "tongban/drivers/escpos/codec"
 	"tongban/drivers/gpiolines"
+	"tongban/drivers/gpiowait"
 	"tongban/drivers/id003"
 	"tongban/drivers/idcard"
 	"tongban/drivers/pulse"
@@ -29,10 +30,11 @@ import (
 
 // gpioPoll is the longest a GPIO driver's line watcher sleeps between
 // checks when nothing happens. Both watchers wake early for their own
-// deadlines (a pulse train ending, a switch settling), so the idle poll
-// only bounds how soon a stuck line is noticed and how long a stop takes;
-// a longer one keeps the idle daemon within its CPU budget.
-const gpioPoll = 500 * time.Millisecond
+// deadlines (a pulse train ending, a switch settling, an active line
+// turning stuck) and stop at once (the pin is halted), so the idle wait
+// only bounds how soon a lost edge is caught by re-reading the line; a
+// long one keeps the idle daemon within its CPU budget.
+const gpioPoll = gpiowait.IdleWait
 
 // scannerIdleGap: see the scanner's wiring in build.
 const scannerIdleGap = 400 * time.Millisecond
@@ -108,9 +110,9 @@ func (d *daemonDevices) build(role string, dev profile.Device) (service.Source, 
 		cfg := scanner.Config{Name: role, Path: dev.Path, Line: dev.Line, Model: dev.Model, Mode: dev.Mode,
 			Suffix: dev.Suffix, Prefix: dev.Prefix, StripAIM: dev.StripAIM, MaxLen: dev.MaxLen, Logger: d.log}
 		if !strings.EqualFold(dev.Suffix, "none") {
-			// The idle gap paces the port's read timeout. With a suffix
-			// ending every read it only flushes a read that lost its
-			// suffix, so a longer gap costs nothing but idle wake-ups.
+			// With a suffix ending every read the idle gap only flushes a
+			// read that lost its suffix, so a longer one spares a slow
+			// scanner's reads; the idle port is read with no timeout.
 			cfg.IdleGap = scannerIdleGap
 		}
 		sc, err := scanner.New(cfg)

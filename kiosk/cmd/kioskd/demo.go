@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
+	"math/big"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -19,6 +22,9 @@ import (
 // three processes, as they run in the field (a killed daemon leaves the
 // simulated devices, and the cash in them, where they are).
 func cmdDemo(ctx context.Context, args []string) error {
+	// Output piped to a pager or tee that Ctrl-C ends first must not kill
+	// the demo before it has stopped its children in order.
+	signal.Ignore(syscall.SIGPIPE)
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	data := fs.String("data", "demo-data", "data folder for all three components")
 	uiAddr := fs.String("listen", "127.0.0.1:8780", "touch-screen address (loopback)")
@@ -81,7 +87,9 @@ func cmdDemo(ctx context.Context, args []string) error {
 		c.Stdout, c.Stderr = lf, lf
 		// Own process group: Ctrl-C reaches the demo, which stops the
 		// children in order (daemon first, devices and platform last).
-		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		// Pdeathsig: should the demo itself die (killed, its terminal
+		// closed), the children are told to stop rather than orphaned.
+		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 		if err := c.Start(); err != nil {
 			lf.Close()
 			return fmt.Errorf("start %s: %w", name, err)
@@ -109,8 +117,13 @@ func cmdDemo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	techPIN, err := demoTechPIN(dir)
+	if err != nil {
+		return err
+	}
 	if err := spawn("kioskd", "run", "-profile", profPath, "-data", dir, "-platform", "http://"+plat,
-		"-listen", *uiAddr, "-service", *svcAddr, "-demo-sim", "http://"+simc); err != nil {
+		"-listen", *uiAddr, "-service", *svcAddr, "-demo-sim", "http://"+simc,
+		"-tech-pin-file", filepath.Join(dir, "tech-pin")); err != nil {
 		return err
 	}
 	if err := waitReady(ctx, dir, "ui", exited); err != nil {
@@ -122,7 +135,8 @@ func cmdDemo(ctx context.Context, args []string) error {
 	status := "not available (see " + filepath.Join(logs, "kioskd.log") + ")"
 	if waitFile(ctx, filepath.Join(dir, "service.addr"), 2*time.Second) == nil {
 		svc, _ := readAddr(dir, "service")
-		status = "http://" + svc + "/status   (metrics: http://" + svc + "/metrics)"
+		status = "http://" + svc + "/status   (metrics: http://" + svc + "/metrics)\n" +
+			"  Technician page:     http://" + svc + "/tech   (demo technician PIN " + techPIN + ")"
 	}
 	fmt.Printf(`
 Tongban terminal demo is running (ready in %.1fs), bill validator: %s.
@@ -139,6 +153,10 @@ Tongban terminal demo is running (ready in %.1fs), bill validator: %s.
   Inject a fault:      %[5]s sim fault printer paperEnd -data %[6]s
                        (%[5]s sim faults lists them; FAULT:off or none clears)
   Pull a cable:        %[5]s sim unplug scanner -data %[6]s   (replug puts it back)
+  Apply for a matter:  choose a department on the screen, then
+                       %[5]s sim card place resident -data %[6]s   (the sample resident's ID card)
+  Staff mode:          %[5]s platform staff -data %[6]s   (a badge QR; scan its text with sim scan,
+                       PINs of the demo staff in kiosk/refplatform/README.md)
   Payments received:   %[5]s platform payments -data %[6]s
   Receipts printed:    %[8]s
   Logs:                %[9]s
@@ -263,4 +281,23 @@ func prepareDemoProfile(path, protocol string) (string, error) {
 		fmt.Printf("Updated %s with the demo's devices.\n", path)
 	}
 	return protocol, nil
+}
+
+// demoTechPIN makes the demo's technician PIN once (six random digits,
+// 0600 next to the data), so the technician page's actions can be tried;
+// a real terminal gets its PIN from the installer (kioskd.service).
+func demoTechPIN(dir string) (string, error) {
+	path := filepath.Join(dir, "tech-pin")
+	if pin, err := readTechPIN(path); err == nil {
+		return pin, nil
+	}
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return "", fmt.Errorf("demo technician PIN: %w", err)
+	}
+	pin := fmt.Sprintf("%06d", n.Int64())
+	if err := os.WriteFile(path, []byte(pin+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("demo technician PIN: %w", err)
+	}
+	return pin, nil
 }

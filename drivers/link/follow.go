@@ -120,8 +120,17 @@ func watchLink(ctx context.Context, path, target string, moved func()) (<-chan s
 // entry called name, the directory itself, or events were lost; gone says
 // the watch was removed (its directory went), so no event will follow.
 func linkEvents(b, name []byte) (check, gone bool) {
+	return inotifyEvents(b, func(_ int32, n []byte) bool { return bytes.Equal(n, name) })
+}
+
+// inotifyEvents reads a batch of inotify events: hit says one is about an
+// entry that match accepts (by watch descriptor and name), a watched
+// directory itself, or events were lost; gone says a watch was removed
+// (its directory went).
+func inotifyEvents(b []byte, match func(wd int32, name []byte) bool) (hit, gone bool) {
 	const hdr = syscall.SizeofInotifyEvent // wd, mask, cookie, len, then len bytes of NUL-padded name
 	for len(b) >= hdr {
+		wd := int32(binary.NativeEndian.Uint32(b[0:4]))
 		mask := binary.NativeEndian.Uint32(b[4:8])
 		end := hdr + int(binary.NativeEndian.Uint32(b[12:16]))
 		if end > len(b) {
@@ -129,15 +138,15 @@ func linkEvents(b, name []byte) (check, gone bool) {
 		}
 		switch {
 		case mask&syscall.IN_IGNORED != 0:
-			check, gone = true, true
+			hit, gone = true, true
 		case mask&(syscall.IN_Q_OVERFLOW|syscall.IN_DELETE_SELF|syscall.IN_MOVE_SELF) != 0:
-			check = true
-		case bytes.Equal(bytes.TrimRight(b[hdr:end], "\x00"), name):
-			check = true
+			hit = true
+		case match(wd, bytes.TrimRight(b[hdr:end], "\x00")):
+			hit = true
 		}
 		b = b[end:]
 	}
-	return check, gone
+	return hit, gone
 }
 
 // pollLink reads the link every interval until it no longer points at

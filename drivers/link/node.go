@@ -1,9 +1,7 @@
 package link
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -100,23 +98,5 @@ func chain(path string) []string {
 // entry of the chain, a watched directory itself, or events were lost;
 // gone says a watch was removed (its directory went).
 func nodeEvents(b []byte, names map[int32]map[string]bool) (hit, gone bool) {
-	const hdr = syscall.SizeofInotifyEvent // wd, mask, cookie, len, then len bytes of NUL-padded name
-	for len(b) >= hdr {
-		wd := int32(binary.NativeEndian.Uint32(b[0:4]))
-		mask := binary.NativeEndian.Uint32(b[4:8])
-		end := hdr + int(binary.NativeEndian.Uint32(b[12:16]))
-		if end > len(b) {
-			return true, gone // torn batch (never from the kernel): check anyway
-		}
-		switch {
-		case mask&syscall.IN_IGNORED != 0:
-			hit, gone = true, true
-		case mask&(syscall.IN_Q_OVERFLOW|syscall.IN_DELETE_SELF|syscall.IN_MOVE_SELF) != 0:
-			hit = true
-		case names[wd][string(bytes.TrimRight(b[hdr:end], "\x00"))]:
-			hit = true
-		}
-		b = b[end:]
-	}
-	return hit, gone
+	return inotifyEvents(b, func(wd int32, n []byte) bool { return names[wd][string(n)] })
 }

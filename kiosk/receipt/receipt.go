@@ -70,6 +70,20 @@ func (l Layout) Job(r terminal.Receipt) ([]byte, error) {
 		b.Bold(true).Line("【待确认 PENDING】").Bold(false)
 	}
 	b.Align(codec.AlignLeft).Line(strings.Repeat("-", l.Paper.Columns()))
+	billLines(b, r)
+	if r.Method == "mobile" {
+		b.TwoColumn("支付方式", map[string]string{"wechat": "微信支付", "alipay": "支付宝", "unionpay": "银联云闪付"}[r.Wallet]+" 扫码")
+	}
+	amountLines(b, r)
+	b.Line(strings.Repeat("-", l.Paper.Columns()))
+	b.TwoColumn("时间", r.Time.Local().Format("2006-01-02 15:04:05"))
+	b.TwoColumn("终端", r.TerminalID)
+	paymentIDLines(b, r)
+	return paymentTail(b, r)
+}
+
+// billLines say which bill a payment receipt is for.
+func billLines(b *codec.Builder, r terminal.Receipt) {
 	name := utilityNames[r.Utility]
 	if name == "" {
 		name = r.Utility
@@ -82,9 +96,11 @@ func (l Layout) Job(r terminal.Receipt) ([]byte, error) {
 	if r.Period != "" {
 		b.TwoColumn("账期", r.Period)
 	}
-	if r.Method == "mobile" {
-		b.TwoColumn("支付方式", map[string]string{"wechat": "微信支付", "alipay": "支付宝", "unionpay": "银联云闪付"}[r.Wallet]+" 扫码")
-	}
+}
+
+// amountLines are a payment's notes and amounts; what went to the bill
+// and to prepaid only once the platform has confirmed it.
+func amountLines(b *codec.Builder, r terminal.Receipt) {
 	for _, n := range r.Notes {
 		b.TwoColumn(fmt.Sprintf("现金 %s元 x %d", Yuan(n.Value), n.Count), Yuan(n.Value*int64(n.Count)))
 	}
@@ -95,9 +111,10 @@ func (l Layout) Job(r terminal.Receipt) ([]byte, error) {
 			b.TwoColumn("存为预存款", Yuan(r.Prepaid)+" 元")
 		}
 	}
-	b.Line(strings.Repeat("-", l.Paper.Columns()))
-	b.TwoColumn("时间", r.Time.Local().Format("2006-01-02 15:04:05"))
-	b.TwoColumn("终端", r.TerminalID)
+}
+
+// paymentIDLines are the references a payment is looked up by.
+func paymentIDLines(b *codec.Builder, r terminal.Receipt) {
 	if r.PaymentID != "" {
 		b.TwoColumn("交易号", r.PaymentID)
 	}
@@ -105,7 +122,6 @@ func (l Layout) Job(r terminal.Receipt) ([]byte, error) {
 		b.TwoColumn("验证码", r.VerifyCode)
 	}
 	b.TwoColumn("参考号", r.Reference)
-	return paymentTail(b, r)
 }
 
 // paymentTail ends a payment receipt (the resident's, or the counter

@@ -59,36 +59,10 @@ func (l Layout) counterTopUp(d terminal.StaffDoc) ([]byte, error) {
 	if r.Pending {
 		b.Bold(true).Line("【待确认 PENDING】").Bold(false)
 	}
-	name := utilityNames[r.Utility]
-	if name == "" {
-		name = r.Utility
-	}
-	b.TwoColumn("缴费项目", name)
-	b.TwoColumn("户号", r.Account)
-	if r.Payee != "" {
-		b.TwoColumn("收款单位", r.Payee)
-	}
-	if r.Period != "" {
-		b.TwoColumn("账期", r.Period)
-	}
+	billLines(b, r)
 	b.TwoColumn("支付方式", "柜台现金")
-	for _, n := range r.Notes {
-		b.TwoColumn(fmt.Sprintf("现金 %s元 x %d", Yuan(n.Value), n.Count), Yuan(n.Value*int64(n.Count)))
-	}
-	b.Bold(true).TwoColumn("实缴金额", Yuan(r.Amount)+" 元").Bold(false)
-	if !r.Pending {
-		b.TwoColumn("抵扣账单", Yuan(r.Applied)+" 元")
-		if r.Prepaid > 0 {
-			b.TwoColumn("存为预存款", Yuan(r.Prepaid)+" 元")
-		}
-	}
-	if r.PaymentID != "" {
-		b.TwoColumn("交易号", r.PaymentID)
-	}
-	if r.VerifyCode != "" {
-		b.TwoColumn("验证码", r.VerifyCode)
-	}
-	b.TwoColumn("参考号", r.Reference)
+	amountLines(b, r)
+	paymentIDLines(b, r)
 	l.staffFoot(b, d)
 	return paymentTail(b, r)
 }

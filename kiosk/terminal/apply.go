@@ -301,14 +301,10 @@ func (t *Terminal) beginApply() error {
 		return errf("sequenceError", "this matter is not applied for at a terminal")
 	}
 	if cat := t.gov.cat.Load(); cat == nil || !slices.ContainsFunc(cat.Matters, func(m uplink.Matter) bool { return m.MatterID == ss.gov.matter.MatterID }) {
-		ss.notice = &Notice{Code: "matterWithdrawn", Message: "this matter is no longer in the township's list"}
-		t.publishLocked()
-		return errf("sequenceError", "matter withdrawn")
+		return t.refuseLocked(ss, "matterWithdrawn", "this matter is no longer in the township's list", errf("sequenceError", "matter withdrawn"))
 	}
 	if why := t.appsReadyLocked(); why != "" {
-		ss.notice = &Notice{Code: "applyUnavailable", Message: why}
-		t.publishLocked()
-		return errf("deviceNotReady", "%s", why)
+		return t.refuseLocked(ss, "applyUnavailable", why, errf("deviceNotReady", "%s", why))
 	}
 	ss.screen, ss.notice = ScreenApplyCard, nil
 	ss.gov.app, ss.gov.missing, ss.gov.platformMissing = nil, nil, false
@@ -504,6 +500,14 @@ func (t *Terminal) formLocked() (*session, error) {
 	return ss, nil
 }
 
+// refuseLocked tells the resident why a step was refused, on the screen,
+// and returns err for the caller of the intent.
+func (t *Terminal) refuseLocked(ss *session, code, message string, err error) error {
+	ss.notice = &Notice{Code: code, Message: message}
+	t.publishLocked()
+	return err
+}
+
 func (t *Terminal) setField(id, value string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -549,9 +553,7 @@ func (t *Terminal) attach(id string, on bool) error {
 		return errf("invalidData", "licence %q is not linked to the applicant", id)
 	}
 	if on && !g.person.Licences[i].ValidAt(t.cfg.Now()) {
-		ss.notice = &Notice{Code: "licenceExpired", Message: "this licence is no longer valid"}
-		t.publishLocked()
-		return errf("invalidData", "licence %s expired", id)
+		return t.refuseLocked(ss, "licenceExpired", "this licence is no longer valid", errf("invalidData", "licence %s expired", id))
 	}
 	g.attached = slices.DeleteFunc(g.attached, func(s string) bool { return s == id })
 	if on {
@@ -580,23 +582,17 @@ func (t *Terminal) submitApplication() error {
 	req := t.draftLocked(ss)
 	req.ApplicationID = uplink.NewApplicationID()
 	if err := req.Validate(); err != nil {
-		ss.notice = &Notice{Code: "applicationInvalid", Message: err.Error()}
-		t.publishLocked()
-		return errf("invalidData", "%v", err)
+		return t.refuseLocked(ss, "applicationInvalid", err.Error(), errf("invalidData", "%v", err))
 	}
 	if g.missing = g.matter.Check(req, g.person.Licences); len(g.missing) > 0 {
 		g.platformMissing = false
-		ss.notice = &Notice{Code: "applicationIncomplete", Message: "something is still missing"}
-		t.publishLocked()
-		return errf("invalidData", "%d items still missing", len(g.missing))
+		return t.refuseLocked(ss, "applicationIncomplete", "something is still missing", errf("invalidData", "%d items still missing", len(g.missing)))
 	}
 	pa := pendingApp{Key: uplink.NewIdempotencyKey(), Session: ss.id, MatterName: g.matter.Name, Request: req}
 	plain, _ := json.Marshal(pa)
 	if err := t.cfg.Sealed.Put(req.ApplicationID, plain); err != nil {
 		t.log.Error("seal application", "err", err)
-		ss.notice = &Notice{Code: "internalError", Message: "the application could not be stored"}
-		t.publishLocked()
-		return errf("internalError", "sealed store unavailable")
+		return t.refuseLocked(ss, "internalError", "the application could not be stored", errf("internalError", "sealed store unavailable"))
 	}
 	sum := appSummary{MatterID: req.MatterID, Township: req.Township, Applicant: req.Applicant.String(),
 		Fields: len(req.Fields), Licences: len(req.AttachedLicences)}
@@ -604,9 +600,7 @@ func (t *Terminal) submitApplication() error {
 		Ref: req.ApplicationID, Detail: req.MatterID, Data: mustJSON(sum)}); err != nil {
 		t.log.Error("journal application", "err", err)
 		t.cfg.Sealed.Purge(req.ApplicationID)
-		ss.notice = &Notice{Code: "internalError", Message: "journal unavailable"}
-		t.publishLocked()
-		return errf("internalError", "journal unavailable")
+		return t.refuseLocked(ss, "internalError", "journal unavailable", errf("internalError", "journal unavailable"))
 	}
 	st := appStub{ID: req.ApplicationID, Key: pa.Key, Session: ss.id}
 	t.gov.apps[st.ID] = st

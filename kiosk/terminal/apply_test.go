@@ -104,10 +104,7 @@ func startApps(t *testing.T, dir, url string, plat *refplatform.Server, rd *idca
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.term = term
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	go func() { term.Run(ctx); close(r.done) }()
+	r.run(term)
 	a := &appsRig{rig: r, dir: dir, plat: plat, url: url, card: card, store: store}
 	t.Cleanup(func() {
 		select {

@@ -82,6 +82,12 @@ func (t *Terminal) ApplySettings(s Settings) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if s.IdleTimeout != 0 {
+		// The "need more time?" lead follows a new timeout when it was the
+		// default share of the old one, and is never left as long as the
+		// timeout (it would ask at once, at every touch).
+		if w := t.cfg.IdleWarning; w == defaultIdleWarning(t.cfg.IdleTimeout) || w >= s.IdleTimeout {
+			t.cfg.IdleWarning = defaultIdleWarning(s.IdleTimeout)
+		}
 		t.cfg.IdleTimeout = s.IdleTimeout
 	}
 	if s.OfflinePerPayment != 0 {
@@ -98,6 +104,12 @@ func (t *Terminal) ApplySettings(s Settings) error {
 	}
 	t.publishLocked()
 	return nil
+}
+
+// defaultIdleWarning is how long before a timeout the idle question comes
+// unless configured: a third of the timeout, at most 30 s (as New sets it).
+func defaultIdleWarning(timeout time.Duration) time.Duration {
+	return min(30*time.Second, timeout/3)
 }
 
 // CurrentSettings are the settings in force.

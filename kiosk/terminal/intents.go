@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -110,6 +109,9 @@ func (t *Terminal) start(utility string) error {
 	if t.sess != nil && (t.sess.credit > 0 || len(t.sess.flight) > 0) {
 		return errf("sequenceError", "a session with inserted cash is open")
 	}
+	if committedLocked(t.sess) {
+		return errf("sequenceError", "another service is being completed")
+	}
 	t.wipeGovLocked(t.sess) // a government-service visit being replaced (apply.go)
 	t.sess = &session{id: newID(), screen: ScreenAccount, utility: utility, notes: map[int64]int{}}
 	t.touchLocked()
@@ -153,18 +155,8 @@ func (t *Terminal) lookup(ctx context.Context, account string) error {
 	ss.busy = ""
 	defer t.publishLocked()
 	if err != nil {
-		var ue *uplink.Error
-		switch {
-		case errors.As(err, &ue) && ue.Status == 404:
-			ss.notice = &Notice{Code: "accountUnknown", Message: "no such account"}
-			return errf("invalidData", "no such account")
-		case uplink.IsRetryable(err):
-			ss.notice = &Notice{Code: "platformOffline", Message: "the county platform cannot be reached"}
-			return errf("timeOut", "platform unreachable: %v", err)
-		default:
-			ss.notice = &Notice{Code: "lookupFailed", Message: err.Error()}
-			return errf("commandErrorCode", "bill lookup: %v", err)
-		}
+		ss.notice, err = billLookupRefusal(err)
+		return err
 	}
 	ss.bill = &bill
 	ss.screen = ScreenBill
@@ -269,6 +261,9 @@ func (t *Terminal) cancel() error {
 	if ss.screen == ScreenPaying {
 		return errf("sequenceError", "payment in progress")
 	}
+	if ss.screen == ScreenApplySubmitting {
+		return errf("sequenceError", "the application is being submitted and its receipt printed")
+	}
 	if ss.screen == ScreenMobile && ss.order != nil {
 		// The order is reversed (never within the guard after success) and
 		// the session returns to the bill once it has ended.
@@ -327,8 +322,9 @@ func (t *Terminal) idleExpired(ss *session) {
 		return
 	}
 	switch {
-	case len(ss.flight) > 0 || ss.screen == ScreenPaying || ss.screen == ScreenMobile:
-		// A note is on its way in, or the payment is being made: wait.
+	case committedLocked(ss):
+		// A note is on its way in, or the payment or application is being
+		// made: wait.
 		t.touchLocked()
 		return
 	case ss.credit > 0:

@@ -1,7 +1,6 @@
 package terminal
 
 import (
-	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -38,10 +37,7 @@ func startMobile(t *testing.T, dir string, plat *refplatform.Server, url string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.term = term
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	go func() { term.Run(ctx); close(r.done) }()
+	r.run(term)
 	return &mobileRig{rig: r, plat: plat, url: url}
 }
 

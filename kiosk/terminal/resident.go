@@ -111,10 +111,21 @@ func (t *Terminal) armWarningLocked(ss *session) {
 	}
 }
 
+// committedLocked says the session waits on a device or the platform for
+// something the resident already gave or confirmed: a note on its way in,
+// a payment being made, a mobile order, an application being submitted and
+// its receipt printed. Such a session is never ended or replaced (by the
+// idle clock, a cancel, a scan, a new session): the resident would lose
+// the receipt, and the step's goroutine still uses the session's state.
+func committedLocked(ss *session) bool {
+	return ss != nil && (len(ss.flight) > 0 || ss.screen == ScreenPaying || ss.screen == ScreenMobile ||
+		ss.screen == ScreenApplySubmitting)
+}
+
 func (t *Terminal) warnIdle(ss *session) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.sess != ss || len(ss.flight) > 0 || ss.screen == ScreenPaying || ss.screen == ScreenMobile {
+	if t.sess != ss || committedLocked(ss) {
 		return // these steps wait for a device or the platform, not for the resident
 	}
 	ss.resident.warning = true
@@ -335,7 +346,7 @@ func (t *Terminal) scannedBill(text string) bool {
 	}
 	t.mu.Lock()
 	if ss := t.sess; ss != nil {
-		if ss.credit > 0 || len(ss.flight) > 0 || ss.screen == ScreenPaying || ss.screen == ScreenMobile {
+		if ss.credit > 0 || committedLocked(ss) {
 			ss.notice = &Notice{Code: "scanBillBusy", Message: "finish the payment in progress before scanning another bill"}
 			t.publishLocked()
 			t.mu.Unlock()

@@ -238,7 +238,7 @@ func (t *Terminal) badgeScanned(text string, b codec.StaffBadge) {
 		return
 	}
 	if ss := t.sess; ss != nil {
-		if ss.credit > 0 || len(ss.flight) > 0 || ss.screen == ScreenPaying || ss.screen == ScreenMobile || ss.screen == ScreenVoucher {
+		if ss.credit > 0 || committedLocked(ss) || ss.screen == ScreenVoucher {
 			t.log.Info("staff badge read during a resident's payment: ignored", "staff", b.StaffID)
 			return
 		}

@@ -70,19 +70,7 @@ func TestCounterTopUpRefusedLaterIssuesNoVoucher(t *testing.T) {
 	time.Sleep(300 * time.Millisecond) // a delivery already on its way with the old bill fails first
 	s.ref.SetFaults(refplatform.Faults{})
 	s.term.nudge()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s.term.mu.Lock()
-		n := len(s.term.pending)
-		s.term.mu.Unlock()
-		if n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the outbox did not settle the counter top-up")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.outboxSettled("the outbox did not settle the counter top-up")
 	s.term.mu.Lock()
 	nv := len(s.term.vouchers)
 	s.term.mu.Unlock()
@@ -101,20 +89,8 @@ func TestCounterTopUpRefusedLaterIssuesNoVoucher(t *testing.T) {
 		t.Fatalf("shift on screen %+v: the refused cash is still counted", sum)
 	}
 	s.must("Staff.SignOut", nil)
-	deadline = time.Now().Add(5 * time.Second)
-	for {
-		reps, _ := s.ref.StaffReports()
-		if len(reps) == 1 && reps[0].Shift != nil {
-			sh := reps[0].Shift
-			if len(sh.TopUps) != 1 || sh.TopUps[0].Status != "refused" || sh.CashToDeposit != 0 {
-				t.Fatalf("shift report %+v", *sh)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no shift report: %+v", reps)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if sh := s.shiftReport(); len(sh.TopUps) != 1 || sh.TopUps[0].Status != "refused" || sh.CashToDeposit != 0 {
+		t.Fatalf("shift report %+v", *sh)
 	}
 }
 

@@ -124,10 +124,7 @@ func startStaff(t *testing.T, dir string, ref *refplatform.Server, url string, c
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.term = term
-	ctx, cancel := context.WithCancel(context.Background())
-	r.cancel = cancel
-	go func() { term.Run(ctx); close(r.done) }()
+	r.run(term)
 	sr.rig = r
 	t.Cleanup(func() {
 		select {
@@ -156,6 +153,48 @@ func (s *staffRig) signIn(staffID, pin string) {
 	s.until("staff menu", func(x Snapshot) bool {
 		return x.Screen == ScreenStaffMenu && x.Staff != nil && x.Staff.StaffID == staffID
 	})
+}
+
+// outboxSettled waits (10 s at most) until the outbox holds nothing
+// more to deliver, and fails with msg if it does not get there.
+func (s *staffRig) outboxSettled(msg string) {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.term.mu.Lock()
+		n := len(s.term.pending)
+		s.term.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatal(msg)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// shiftReport waits (5 s at most) for a shift report at the platform and
+// returns it (the last, if there are several).
+func (s *staffRig) shiftReport() *uplink.ShiftReport {
+	s.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		reps, _ := s.ref.StaffReports()
+		var shift *uplink.ShiftReport
+		for _, r := range reps {
+			if r.Shift != nil {
+				shift = r.Shift
+			}
+		}
+		if shift != nil {
+			return shift
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("no shift report at the platform: %+v", reps)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func newStaffRig(t *testing.T) *staffRig {
@@ -366,19 +405,7 @@ func TestCounterTopUpIsForwardedExactlyOnceWithAReceipt(t *testing.T) {
 	}
 	s.ref.SetFaults(refplatform.Faults{})
 	s.term.nudge()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s.term.mu.Lock()
-		n := len(s.term.pending)
-		s.term.mu.Unlock()
-		if n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the outbox did not deliver the counter top-up")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	s.outboxSettled("the outbox did not deliver the counter top-up")
 	pays, err := s.ref.Payments()
 	if err != nil {
 		t.Fatal(err)
@@ -525,26 +552,13 @@ func TestShiftReportSumsTheShift(t *testing.T) {
 	s.must("Staff.Open", map[string]string{"view": string(ScreenStaffCashBox)})
 	s.must("Staff.CashCount", map[string]any{"counts": []NoteCount{{Value: 10000, Count: 1}}})
 	s.must("Staff.SignOut", nil)
-	var shift *uplink.ShiftReport
-	deadline := time.Now().Add(5 * time.Second)
-	for shift == nil {
-		reps, _ := s.ref.StaffReports()
-		for _, r := range reps {
-			if r.Shift != nil {
-				shift = r.Shift
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no shift report at the platform: %+v", reps)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	shift := s.shiftReport()
 	if shift.StaffID != "S1002" || shift.EndedBy != "signOut" || len(shift.TopUps) != 1 || shift.TopUps[0].Status != "acknowledged" ||
 		shift.TopUps[0].PaymentID == "" || shift.TopUpTotal != 20000 || len(shift.Refunds) != 1 || shift.Refunds[0].VoucherID != v.ID ||
 		shift.RefundTotal != 5000 || len(shift.CashBoxes) != 1 || shift.Differences != 0 || shift.CashToDeposit != 15000 {
 		t.Fatalf("shift report %+v", *shift)
 	}
-	deadline = time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for !slices.Contains(s.prn2.kinds(), "shift") {
 		if time.Now().After(deadline) {
 			t.Fatalf("shift report not printed: %v", s.prn2.kinds())
@@ -567,16 +581,8 @@ func TestShiftOpenAtACrashEndsWithItsReport(t *testing.T) {
 	if snap := s.term.Snapshot(); snap.Staff != nil || snap.Screen != ScreenHome {
 		t.Fatalf("a staff session came back after a restart: %s", snap.Screen)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		reps, _ := s.ref.StaffReports()
-		if len(reps) == 1 && reps[0].Shift.EndedBy == "restart" && reps[0].Shift.TopUpTotal == 5000 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no shift report after the restart: %+v", reps)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if sh := s.shiftReport(); sh.EndedBy != "restart" || sh.TopUpTotal != 5000 {
+		t.Fatalf("shift report after the restart %+v", *sh)
 	}
 }
 

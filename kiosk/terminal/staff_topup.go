@@ -2,7 +2,6 @@ package terminal
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"time"
 
@@ -55,20 +54,10 @@ func (t *Terminal) topUpLookup(ctx context.Context, utility, account string) err
 		return errf("canceled", "the top-up screen was left")
 	}
 	if err != nil {
-		var ue *uplink.Error
-		switch {
-		case errors.As(err, &ue) && ue.Status == 404:
-			st.notice = &Notice{Code: "accountUnknown", Message: "no such account"}
-			return errf("invalidData", "no such account")
-		case uplink.IsRetryable(err):
-			// Counter top-ups need a bill confirmed by the platform: no
-			// offline acceptance for cash that is not in the machine.
-			st.notice = &Notice{Code: "platformOffline", Message: "the county platform cannot be reached"}
-			return errf("timeOut", "platform unreachable")
-		default:
-			st.notice = &Notice{Code: "lookupFailed", Message: err.Error()}
-			return errf("commandErrorCode", "bill lookup: %v", err)
-		}
+		// Counter top-ups need a bill confirmed by the platform: no
+		// offline acceptance for cash that is not in the machine.
+		st.notice, err = billLookupRefusal(err)
+		return err
 	}
 	tu.Utility, tu.Account, tu.billID = utility, account, bill.BillID
 	tu.Bill = &BillView{Payee: bill.Payee, Holder: bill.Holder, Period: bill.Period, AmountDue: bill.AmountDue,

@@ -194,12 +194,17 @@ func start(t *testing.T, path string, plat *fakePlatform, mod func(*Config)) *ri
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.run(term)
+	r.prn.mon.Set(device.Online, "")
+	return r
+}
+
+// run starts this life of term; crash ends it.
+func (r *rig) run(term *Terminal) {
 	r.term = term
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go func() { term.Run(ctx); close(r.done) }()
-	r.prn.mon.Set(device.Online, "")
-	return r
 }
 
 // crash ends this life without any goodbye, as SIGKILL would: nothing is

@@ -200,6 +200,23 @@ func (c *Client) ownTerminal(id *string) error {
 	return nil
 }
 
+// checkSend refuses a request before it is sent: a key that is not a
+// lower-case UUID, another terminal's id (an empty one becomes this
+// client's), or a request that is not valid. req points at the request,
+// so it is validated with the terminal id filled in.
+func (c *Client) checkSend(key string, terminalID *string, req interface{ Validate() error }) error {
+	if !ValidIdempotencyKey(key) {
+		return invalidArg("idempotency key %q is not a lower-case UUID", key)
+	}
+	if err := c.ownTerminal(terminalID); err != nil {
+		return err
+	}
+	if err := req.Validate(); err != nil {
+		return invalidArg("%v", err)
+	}
+	return nil
+}
+
 // send posts body under key and decodes the reply into out.
 func (c *Client) send(ctx context.Context, path, key string, body, out any) error {
 	b, err := json.Marshal(body)
@@ -217,14 +234,8 @@ func (c *Client) send(ctx context.Context, path, key string, body, out any) erro
 // issue reached the platform is accepted too (status redeemed). On a
 // retryable error resend the same key and request.
 func (c *Client) IssueVoucher(ctx context.Context, key string, req VoucherRequest) (Voucher, error) {
-	if !ValidIdempotencyKey(key) {
-		return Voucher{}, invalidArg("idempotency key %q is not a lower-case UUID", key)
-	}
-	if err := c.ownTerminal(&req.TerminalID); err != nil {
+	if err := c.checkSend(key, &req.TerminalID, &req); err != nil {
 		return Voucher{}, err
-	}
-	if err := req.Validate(); err != nil {
-		return Voucher{}, invalidArg("%v", err)
 	}
 	var v Voucher
 	if err := c.send(ctx, "/v1/vouchers", key, req, &v); err != nil {
@@ -295,14 +306,8 @@ func (c *Client) RefundVoucher(ctx context.Context, key, voucherID string, req V
 // it. 201 (new) and 200 (replay) both return the order as it is now, so a
 // replay after a lost reply also tells whether it was paid meanwhile.
 func (c *Client) CreateOrder(ctx context.Context, key string, req OrderRequest) (Order, error) {
-	if !ValidIdempotencyKey(key) {
-		return Order{}, invalidArg("idempotency key %q is not a lower-case UUID", key)
-	}
-	if err := c.ownTerminal(&req.TerminalID); err != nil {
+	if err := c.checkSend(key, &req.TerminalID, &req); err != nil {
 		return Order{}, err
-	}
-	if err := req.Validate(); err != nil {
-		return Order{}, invalidArg("%v", err)
 	}
 	var o Order
 	if err := c.send(ctx, "/v1/orders", key, req, &o); err != nil {

@@ -93,14 +93,8 @@ func (c *Client) LookupPerson(ctx context.Context, req PersonLookup) (Person, er
 // matter_not_offered, application_conflict, 422 idempotency_key_reused.
 // On a retryable error resend the same key and request.
 func (c *Client) SubmitApplication(ctx context.Context, key string, req ApplicationRequest) (Case, error) {
-	if !ValidIdempotencyKey(key) {
-		return Case{}, invalidArg("idempotency key %q is not a lower-case UUID", key)
-	}
-	if err := c.ownTerminal(&req.TerminalID); err != nil {
+	if err := c.checkSend(key, &req.TerminalID, &req); err != nil {
 		return Case{}, err
-	}
-	if err := req.Validate(); err != nil {
-		return Case{}, invalidArg("%v", err)
 	}
 	if req.Fields == nil {
 		req.Fields = map[string]string{} // the contract wants {}, not null
@@ -197,14 +191,8 @@ func (c *Client) CasesByPerson(ctx context.Context, req PersonLookup) ([]Case, e
 // Final errors: 404 service_not_found, 409 already_rated, 422
 // idempotency_key_reused.
 func (c *Client) Rate(ctx context.Context, key string, req RatingRequest) (Rating, error) {
-	if !ValidIdempotencyKey(key) {
-		return Rating{}, invalidArg("idempotency key %q is not a lower-case UUID", key)
-	}
-	if err := c.ownTerminal(&req.TerminalID); err != nil {
+	if err := c.checkSend(key, &req.TerminalID, &req); err != nil {
 		return Rating{}, err
-	}
-	if err := req.Validate(); err != nil {
-		return Rating{}, invalidArg("%v", err)
 	}
 	op := "rate " + req.Service
 	var r Rating

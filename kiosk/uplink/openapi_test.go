@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"os"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -117,25 +116,8 @@ func TestOpenAPIMatchesTypes(t *testing.T) {
 		"ReceivedOrder":        refplatform.ReceivedOrder{},
 		"OrderPayRequest":      refplatform.OrderPayRequest{},
 	}
-	for name, v := range types {
-		s, ok := schemas[name]
-		if !ok {
-			t.Errorf("schema %s missing from openapi.yaml", name)
-			continue
-		}
-		all, always := jsonFields(reflect.TypeOf(v))
-		if !slices.Equal(slices.Sorted(slices.Values(all)), slices.Sorted(slices.Values(s.props))) {
-			t.Errorf("%s: Go fields %v, document properties %v", name, all, s.props)
-		}
-		if name == "Faults" || name == "OrderPayRequest" {
-			continue // every setting is optional
-		}
-		// Required in the document = always sent by Go (no omitempty).
-		if !slices.Equal(slices.Sorted(slices.Values(always)), slices.Sorted(slices.Values(s.required))) {
-			t.Errorf("%s: Go always sends %v, document requires %v", name, always, s.required)
-		}
-	}
-	for _, want := range []string{
+	checkSchemas(t, schemas, types, "Faults", "OrderPayRequest")
+	checkDocHas(t, doc,
 		"/v1/bills/{utility}/{account}:", "/v1/payments:", "/v1/payments/{paymentId}:", "/v1/health:",
 		"/ref/payments:", "/ref/accounts:", "/ref/faults:", "/verify/{paymentId}:",
 		"Idempotency-Key", "Idempotent-Replayed", "X-Terminal-Id", "name: idempotencyKey",
@@ -147,23 +129,12 @@ func TestOpenAPIMatchesTypes(t *testing.T) {
 		"enum: [issued, redeemed, refunded]", "enum: [pending, paid, closed, reversed]",
 		"enum: [dynamicQR, paymentCode]", "enum: [wechat, alipay, unionpay]", "enum: [cash, voucher]",
 		`pattern: "^V[0-9A-Z]{12}$"`, `pattern: "^[0-9A-Z]{6,8}$"`,
-	} {
-		if !strings.Contains(doc, want) {
-			t.Errorf("openapi.yaml lacks %q", want)
-		}
-	}
+	)
 	// Every v1.1 error code is documented on a line that says it is final.
-	lines := strings.Split(doc, "\n")
-	for _, code := range []string{
+	checkCodesFinal(t, doc,
 		uplink.CodeVoucherNotFound, uplink.CodeVoucherUnavailable, uplink.CodeVoucherMismatch, uplink.CodeVoucherConflict,
 		uplink.CodeOrderNotFound, uplink.CodeOrderConflict, uplink.CodeOrderPaid, uplink.CodeTooSoon,
-	} {
-		if !slices.ContainsFunc(lines, func(l string) bool {
-			return strings.Contains(l, "`"+code+"`") && strings.Contains(strings.ToLower(l), "final")
-		}) {
-			t.Errorf("error code %q has no line saying it is final", code)
-		}
-	}
+	)
 	// The documented rules match the constants the terminal uses.
 	for _, want := range []string{"every 5 s", "after 30 s unpaid", "within 15 s of `paidAt`"} {
 		if !strings.Contains(doc, want) {

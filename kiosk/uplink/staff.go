@@ -210,14 +210,8 @@ func (c *Client) StaffSignIn(ctx context.Context, req StaffSignInRequest) (Staff
 
 // SendCashBoxReport delivers a Z report under the key journaled with it.
 func (c *Client) SendCashBoxReport(ctx context.Context, key string, r CashBoxReport) (StaffReportAck, error) {
-	if !ValidIdempotencyKey(key) {
-		return StaffReportAck{}, invalidArg("idempotency key %q is not a lower-case UUID", key)
-	}
-	if err := c.ownTerminal(&r.TerminalID); err != nil {
+	if err := c.checkSend(key, &r.TerminalID, &r); err != nil {
 		return StaffReportAck{}, err
-	}
-	if err := r.Validate(); err != nil {
-		return StaffReportAck{}, invalidArg("%v", err)
 	}
 	if r.Lines == nil {
 		r.Lines = []CashBoxLine{}
@@ -227,14 +221,8 @@ func (c *Client) SendCashBoxReport(ctx context.Context, key string, r CashBoxRep
 
 // SendShiftReport delivers a shift report under the key journaled with it.
 func (c *Client) SendShiftReport(ctx context.Context, key string, r ShiftReport) (StaffReportAck, error) {
-	if !ValidIdempotencyKey(key) {
-		return StaffReportAck{}, invalidArg("idempotency key %q is not a lower-case UUID", key)
-	}
-	if err := c.ownTerminal(&r.TerminalID); err != nil {
+	if err := c.checkSend(key, &r.TerminalID, &r); err != nil {
 		return StaffReportAck{}, err
-	}
-	if err := r.Validate(); err != nil {
-		return StaffReportAck{}, invalidArg("%v", err)
 	}
 	if r.TopUps == nil {
 		r.TopUps = []ShiftTopUp{}

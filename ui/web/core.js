@@ -152,7 +152,9 @@
   function apply(s) {
     const prevSession = snap && snap.session;
     snap = s;
-    if (s.session !== prevSession) wipe(!s.session);
+    // Snapshots can be merged, so one resident's session may be followed
+    // straight by the next one's: any change away from a session ends it.
+    if (s.session !== prevSession) wipe(!s.session || !!prevSession);
     render();
   }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,21 +19,6 @@ import (
 // simulator's control API, as a person would) and the reference platform.
 // Every screen is checked for accessibility in elder mode and
 // photographed (apply-*.png).
-
-// simControl posts to the simulator's control API.
-func simControl(t *testing.T, s *stack, path string, body any) {
-	t.Helper()
-	b, _ := json.Marshal(body)
-	resp, err := http.Post(s.simURL+path, "application/json", strings.NewReader(string(b)))
-	if err != nil {
-		t.Fatalf("simulator %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		msg, _ := io.ReadAll(resp.Body)
-		t.Fatalf("simulator %s: %s %s", path, resp.Status, msg)
-	}
-}
 
 // refRatings reads the platform's ratings as an operator would.
 func refRatings(t *testing.T, s *stack) []uplink.Rating {
@@ -166,7 +150,7 @@ func TestApplyWithIDCardInChromium(t *testing.T) {
 	resScreen(b, "apply-card")
 	applyShot(b, "card")
 	placed := time.Now()
-	simControl(t, s, "/card/place", map[string]string{"sample": "resident"})
+	s.simPost("/card/place", map[string]string{"sample": "resident"})
 	resScreen(b, "apply-form")
 	t.Logf("ID card placed to pre-filled form on screen: %v", time.Since(placed).Round(time.Millisecond))
 	applyShot(b, "form")
@@ -231,7 +215,7 @@ func TestApplyWithIDCardInChromium(t *testing.T) {
 	press(b, "gov-finish")
 	b.waitJS("home again", `document.getElementById('app').dataset.screen === 'home'`)
 	assertPageWiped(t, b, "110101199001010015", "1101**********0015", "13800138000", "张*")
-	simControl(t, s, "/card/remove", nil)
+	s.simPost("/card/remove", nil)
 }
 
 func TestProgressByReceiptQRAndIDCardAndBillRatingInChromium(t *testing.T) {
@@ -244,7 +228,7 @@ func TestProgressByReceiptQRAndIDCardAndBillRatingInChromium(t *testing.T) {
 	// printer out of paper: the page shows the tracking QR instead.
 	b := newBrowser(t)
 	resOpen(b, s)
-	simControl(t, s, "/fault", map[string]string{"device": "printer", "fault": "paperEnd"})
+	s.simPost("/fault", map[string]string{"device": "printer", "fault": "paperEnd"})
 	c.until("printer out", func(sn terminal.Snapshot) bool { return !sn.Services.PrinterReady })
 	for _, step := range []struct {
 		name    string
@@ -254,7 +238,7 @@ func TestProgressByReceiptQRAndIDCardAndBillRatingInChromium(t *testing.T) {
 			t.Fatalf("%s: %s %s", step.name, code, msg)
 		}
 	}
-	simControl(t, s, "/card/place", map[string]string{"sample": "resident"})
+	s.simPost("/card/place", map[string]string{"sample": "resident"})
 	c.until("form", func(sn terminal.Snapshot) bool { return sn.Screen == terminal.ScreenApplyForm })
 	c.do("Apply.Set", map[string]string{"fieldId": "changeItem", "value": "scope"})
 	// Free text goes through the terminal's input method into a text box.
@@ -275,9 +259,9 @@ func TestProgressByReceiptQRAndIDCardAndBillRatingInChromium(t *testing.T) {
 	}
 	resElder(b)
 	applyShot(b, "done-qr")
-	simControl(t, s, "/fault", map[string]string{"device": "printer", "fault": "none"})
+	s.simPost("/fault", map[string]string{"device": "printer", "fault": "none"})
 	c.do("Gov.Back", nil)
-	simControl(t, s, "/card/remove", nil)
+	s.simPost("/card/remove", nil)
 	if _, err := s.platform.AdvanceCase(cs.CaseID, refplatform.CaseAdvanceRequest{}); err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +269,7 @@ func TestProgressByReceiptQRAndIDCardAndBillRatingInChromium(t *testing.T) {
 	// Progress by the receipt's QR on the scanner, from the home screen.
 	resScreen(b, "home")
 	resElder(b)
-	simControl(t, s, "/scan", map[string]string{"code": cs.TrackURL})
+	s.simPost("/scan", map[string]string{"code": cs.TrackURL})
 	resScreen(b, "progress-result")
 	b.waitJS("timeline", `document.querySelectorAll('.timeline li').length === 2`)
 	applyShot(b, "progress-result")
@@ -306,14 +290,14 @@ func TestProgressByReceiptQRAndIDCardAndBillRatingInChromium(t *testing.T) {
 	press(b, "tile-progress")
 	resScreen(b, "progress")
 	applyShot(b, "progress")
-	simControl(t, s, "/card/place", map[string]string{"sample": "resident"})
+	s.simPost("/card/place", map[string]string{"sample": "resident"})
 	resScreen(b, "progress-result")
 	b.waitJS("the case", `!!document.getElementById('case-number-`+cs.CaseID+`')`)
 	applyShot(b, "progress-by-card")
 	press(b, "gov-finish")
 	resScreen(b, "home")
 	assertPageWiped(t, b, "110101199001010015", cs.CaseNumber)
-	simControl(t, s, "/card/remove", nil)
+	s.simPost("/card/remove", nil)
 
 	// A bill paid, then rated on its done screen.
 	nowState(t, c, "printer back from its paper fault", func(sn terminal.Snapshot) bool { return sn.Services.PrinterReady })
@@ -326,7 +310,7 @@ func TestProgressByReceiptQRAndIDCardAndBillRatingInChromium(t *testing.T) {
 		}
 	}
 	c.until("acceptor enabled", func(sn terminal.Snapshot) bool { return sn.Devices["billValidator"].Detail == "accepting notes" })
-	simControl(t, s, "/insert", map[string]int64{"value": 10000})
+	s.simPost("/insert", map[string]int64{"value": 10000})
 	c.until("credit", func(sn terminal.Snapshot) bool { return sn.Cash != nil && sn.Cash.Credit == 10000 })
 	if code, msg := c.do("Payment.Confirm", nil); code != "success" {
 		t.Fatalf("confirm: %s %s", code, msg)

@@ -19,7 +19,7 @@ func TestGovIntentLatency(t *testing.T) {
 	home := govReady(c)
 	c.do("Gov.Matter", map[string]string{"matterId": "sole-trader-deregister"})
 	c.do("Apply.Begin", nil)
-	simControl(t, s, "/card/place", map[string]string{"sample": "resident"})
+	s.simPost("/card/place", map[string]string{"sample": "resident"})
 	form := c.until("form", func(sn terminal.Snapshot) bool { return sn.Screen == terminal.ScreenApplyForm })
 	hb, _ := json.Marshal(home)
 	fb, _ := json.Marshal(form)

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -14,20 +12,6 @@ import (
 	"tongban/kiosk/terminal"
 	"tongban/provisioning/profile"
 )
-
-// simPost calls the simulator's control API, as `kioskd sim` does.
-func simPost(t *testing.T, s *stack, path string, body any) {
-	t.Helper()
-	b, _ := json.Marshal(body)
-	resp, err := http.Post(s.simURL+path, "application/json", bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("simulator %s: %v", path, err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("simulator %s: %s", path, resp.Status)
-	}
-}
 
 // TestStaffModeInChromium: a staff member holds their badge to the
 // scanner (the simulator's), types the PIN on the page, pays a resident's
@@ -62,7 +46,7 @@ func TestStaffModeInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	simPost(t, s, "/scan", map[string]string{"code": badge.QR})
+	s.simPost("/scan", map[string]string{"code": badge.QR})
 	screen("staffPin")
 	t.Logf("badge scanned to PIN pad in %v", time.Since(start))
 	b.shot("staff-pin")
@@ -112,7 +96,7 @@ func TestStaffModeInChromium(t *testing.T) {
 	// The cash box comes out: the validator reports it, the count goes in.
 	b.click("staff-btn-back")
 	screen("staffMenu")
-	simPost(t, s, "/fault", map[string]string{"device": "billValidator", "fault": "stackerOpen"})
+	s.simPost("/fault", map[string]string{"device": "billValidator", "fault": "stackerOpen"})
 	b.waitJS("removal noticed", `!!document.getElementById('staff-box-removed')`)
 	b.shot("staff-menu-box-removed")
 	b.click("staff-open-cashbox")
@@ -131,7 +115,7 @@ func TestStaffModeInChromium(t *testing.T) {
 	if err != nil || len(reps) != 1 || !reps[0].Flagged || reps[0].CashBox.Difference != 2000 {
 		t.Fatalf("platform staff reports %+v (%v)", reps, err)
 	}
-	simPost(t, s, "/fault", map[string]string{"device": "billValidator", "fault": "stackerOpen:off"})
+	s.simPost("/fault", map[string]string{"device": "billValidator", "fault": "stackerOpen:off"})
 
 	b.click("staff-btn-back")
 	screen("staffMenu")

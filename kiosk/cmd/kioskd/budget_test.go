@@ -56,12 +56,7 @@ func TestBudgetStartAndIdle(t *testing.T) {
 		t.Skip("short mode")
 	}
 	dir := t.TempDir()
-	exe := filepath.Join(dir, "kioskd")
-	build := exec.Command("go", "build", "-o", exe, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	exe := buildKioskd(t, dir)
 	data := filepath.Join(dir, "data")
 	if err := os.MkdirAll(data, 0o755); err != nil {
 		t.Fatal(err)

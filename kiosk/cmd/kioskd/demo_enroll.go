@@ -50,44 +50,22 @@ func demoEnrolled(ctx context.Context, dir, base string) (bool, error) {
 func demoIssueToken(ctx context.Context, base string, req refplatform.EnrollmentTokenRequest) (refplatform.EnrollmentToken, error) {
 	var tok refplatform.EnrollmentToken
 	body, _ := json.Marshal(req)
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	hreq, err := http.NewRequestWithContext(cctx, http.MethodPost, strings.TrimSuffix(base, "/")+"/ref/enrollment-tokens", bytes.NewReader(body))
-	if err != nil {
-		return tok, err
-	}
-	hreq.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(hreq)
+	raw, err := platformCall(ctx, base, http.MethodPost, "/ref/enrollment-tokens", body, http.StatusCreated, 1<<20)
 	if err != nil {
 		return tok, fmt.Errorf("enrollment token: %w", err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != http.StatusCreated {
-		return tok, fmt.Errorf("enrollment token: %s: %s", resp.Status, bytes.TrimSpace(b))
-	}
-	if err := json.Unmarshal(b, &tok); err != nil {
+	if err := json.Unmarshal(raw, &tok); err != nil {
 		return tok, fmt.Errorf("enrollment token: %w", err)
 	}
 	return tok, nil
 }
 
 func demoGet(ctx context.Context, u string, out any) error {
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(cctx, http.MethodGet, u, nil)
+	raw, err := platformCall(ctx, u, http.MethodGet, "", nil, http.StatusOK, 8<<20)
 	if err != nil {
-		return err
+		return fmt.Errorf("GET %s: %w", u, err)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", u, resp.Status)
-	}
-	return json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(out)
+	return json.Unmarshal(raw, out)
 }
 
 // demoEnroll enrolls the demo's terminal at its platform unless it

@@ -33,6 +33,19 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// buildKioskd builds the real binary into dir, as the Makefile does
+// (pure Go), for the tests that run it as a person would.
+func buildKioskd(t *testing.T, dir string) string {
+	t.Helper()
+	exe := filepath.Join(dir, "kioskd")
+	build := exec.Command("go", "build", "-o", exe, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return exe
+}
+
 // TestDemoStartsTwiceAndStopsCleanly is `make run` as a person uses it:
 // from a clean data folder (the demo enrolls its terminal at first start)
 // to a served screen within the 3 s start budget, Ctrl-C; then again on
@@ -44,12 +57,7 @@ func TestDemoStartsTwiceAndStopsCleanly(t *testing.T) {
 		t.Skip("short mode")
 	}
 	dir := t.TempDir()
-	exe := filepath.Join(dir, "kioskd")
-	build := exec.Command("go", "build", "-o", exe, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	exe := buildKioskd(t, dir)
 	data := filepath.Join(dir, "data")
 
 	run := func(round string) string {

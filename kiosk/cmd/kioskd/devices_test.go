@@ -22,20 +22,34 @@ import (
 	"tongban/ui/service"
 )
 
-// demoStack runs the stack with the demo's profile, written into the
-// stack's data folder and loaded from there as `kioskd demo` does.
+// demoStack runs the stack with the demo's profile.
 func demoStack(t *testing.T) *stack {
-	return startStackWith(t, func(dir string, sim *simulator.Simulator) *profile.Profile {
-		path := filepath.Join(dir, "profile.json")
-		if err := writeDemoProfile(path); err != nil {
-			t.Fatal(err)
-		}
-		p, err := profile.Load(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+	return startStackWith(t, withDemoProfile(t))
+}
+
+// withDemoProfile gives a stack the demo's profile, written into the stack's
+// data folder and loaded from there as `kioskd demo` does.
+func withDemoProfile(t *testing.T) func(dir string, sim *simulator.Simulator) *profile.Profile {
+	return func(dir string, sim *simulator.Simulator) *profile.Profile {
+		p, _ := profileFile(t, dir, writeDemoProfile)
 		return p
-	})
+	}
+}
+
+// profileFile writes a stack's profile.json into its data folder with
+// write and loads it from there, as the daemon does; it returns the
+// profile and the file's path.
+func profileFile(t *testing.T, dir string, write func(path string) error) (*profile.Profile, string) {
+	t.Helper()
+	path := filepath.Join(dir, "profile.json")
+	if err := write(path); err != nil {
+		t.Fatal(err)
+	}
+	p, err := profile.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, path
 }
 
 func (s *stack) report() service.Report {
@@ -78,12 +92,13 @@ func (s *stack) waitDevice(role, what string, ok func(device.Health) bool) devic
 	}
 }
 
+// simPost calls the simulator's control API, as `kioskd sim` does.
 func (s *stack) simPost(path string, body any) {
 	s.t.Helper()
 	b, _ := json.Marshal(body)
 	resp, err := http.Post(s.simURL+path, "application/json", bytes.NewReader(b))
 	if err != nil {
-		s.t.Fatal(err)
+		s.t.Fatalf("simulator %s: %v", path, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

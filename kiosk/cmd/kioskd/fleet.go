@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -40,6 +41,14 @@ const (
 	defaultCashBoxCapacity = 500
 	fleetStateFile         = "fleet-config.json"
 	firstHeartbeat         = 5 * time.Second
+	// maxConfigSeconds bounds a configuration's durations before they are
+	// multiplied out (a day; the core's own limits are tighter).
+	maxConfigSeconds = 86400
+	// maxPendingConfigs and maxRefusedConfigs bound what a platform's
+	// replies can make the daemon keep (in memory and in the state file):
+	// configurations waiting for their time, and refusals remembered.
+	maxPendingConfigs = 32
+	maxRefusedConfigs = 32
 )
 
 // fleetCore is what the fleet needs of the core.
@@ -151,7 +160,11 @@ func settingsOf(c uplink.ConfigUpdate) (terminal.Settings, time.Duration, error)
 		return s, 0, errors.New("no effectiveAt")
 	case c.IdleTimeoutSeconds < 0:
 		return s, 0, fmt.Errorf("idleTimeoutSeconds %d is negative", c.IdleTimeoutSeconds)
-	case c.HeartbeatSeconds != 0 && (time.Duration(c.HeartbeatSeconds)*time.Second < minHeartbeatEvery || time.Duration(c.HeartbeatSeconds)*time.Second > maxHeartbeatEvery):
+	case c.IdleTimeoutSeconds > maxConfigSeconds:
+		// Checked in seconds: multiplied out, a huge value wraps round to
+		// one that looks sane.
+		return s, 0, fmt.Errorf("idleTimeoutSeconds %d is far too long", c.IdleTimeoutSeconds)
+	case c.HeartbeatSeconds != 0 && (c.HeartbeatSeconds < int(minHeartbeatEvery/time.Second) || c.HeartbeatSeconds > int(maxHeartbeatEvery/time.Second)):
 		return s, 0, fmt.Errorf("heartbeatSeconds %d outside %v to %v", c.HeartbeatSeconds, minHeartbeatEvery, maxHeartbeatEvery)
 	}
 	s = terminal.Settings{IdleTimeout: time.Duration(c.IdleTimeoutSeconds) * time.Second,
@@ -240,11 +253,12 @@ func (f *fleet) takeLocked(cs []uplink.ConfigUpdate) {
 			slices.ContainsFunc(f.st.Pending, func(p uplink.ConfigUpdate) bool { return p.Version == c.Version }) {
 			continue
 		}
-		if _, _, err := settingsOf(c); err != nil {
-			if f.st.Refused == nil {
-				f.st.Refused = map[int64]string{}
-			}
-			f.st.Refused[c.Version] = err.Error()
+		_, _, err := settingsOf(c)
+		if err == nil && len(f.st.Pending) >= maxPendingConfigs {
+			err = fmt.Errorf("%d configurations already wait for their time", len(f.st.Pending))
+		}
+		if err != nil {
+			f.refuseLocked(c.Version, err)
 			f.log.Error("platform configuration refused; the one in force stays", "version", c.Version, "err", err)
 			changed = true
 			continue
@@ -258,6 +272,19 @@ func (f *fleet) takeLocked(cs []uplink.ConfigUpdate) {
 		if err := f.saveLocked(); err != nil {
 			f.log.Error("save fleet configuration state", "err", err)
 		}
+	}
+}
+
+// refuseLocked remembers a refused version (so it is not taken again),
+// forgetting the lowest ones beyond maxRefusedConfigs: a platform that
+// keeps sending broken versions cannot grow the state without bound.
+func (f *fleet) refuseLocked(version int64, err error) {
+	if f.st.Refused == nil {
+		f.st.Refused = map[int64]string{}
+	}
+	f.st.Refused[version] = err.Error()
+	for len(f.st.Refused) > maxRefusedConfigs {
+		delete(f.st.Refused, slices.Min(slices.Collect(maps.Keys(f.st.Refused))))
 	}
 }
 
@@ -299,10 +326,7 @@ func (f *fleet) applyDue() {
 			err = f.core.ApplySettings(s)
 		}
 		if err != nil {
-			if f.st.Refused == nil {
-				f.st.Refused = map[int64]string{}
-			}
-			f.st.Refused[c.Version] = err.Error()
+			f.refuseLocked(c.Version, err)
 			f.log.Error("platform configuration refused at its effective time; the one in force stays", "version", c.Version, "err", err)
 			continue
 		}

@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
-	"time"
 
 	"tongban/kiosk/refplatform"
 )
@@ -82,28 +78,13 @@ func cmdPlatformPayments(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(cctx, http.MethodGet, strings.TrimSuffix(u, "/")+"/ref/payments", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("platform at %s: %w", u, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	body, err := platformCall(ctx, u, http.MethodGet, "/ref/payments", nil, http.StatusOK, 64<<20)
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("platform: %s: %s", resp.Status, body)
-	}
-	if *asJSON {
-		os.Stdout.Write(body)
-		return nil
-	}
-	var received []refplatform.ReceivedPayment
-	if err := json.Unmarshal(body, &received); err != nil {
-		return fmt.Errorf("platform: unreadable payment list: %w", err)
+	received, done, err := platformReply[[]refplatform.ReceivedPayment](body, *asJSON, "payment list")
+	if done || err != nil {
+		return err
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ACCEPTED\tPAYMENT\tTERMINAL\tUTILITY\tACCOUNT\tAMOUNT\tTO BILL\tPREPAID\tKEY")

@@ -7,7 +7,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -264,32 +263,13 @@ func cmdPlatformToken(ctx context.Context, args []string) error {
 		req.Township.Name = req.Township.Code
 	}
 	body, _ := json.Marshal(req)
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	hreq, err := http.NewRequestWithContext(cctx, http.MethodPost, strings.TrimSuffix(u, "/")+"/ref/enrollment-tokens", bytes.NewReader(body))
+	data2, err := platformCall(ctx, u, http.MethodPost, "/ref/enrollment-tokens", body, http.StatusCreated, 1<<20)
 	if err != nil {
 		return err
 	}
-	hreq.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(hreq)
-	if err != nil {
-		return fmt.Errorf("platform at %s: %w", u, err)
-	}
-	defer resp.Body.Close()
-	data2, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
+	tok, done, err := platformReply[refplatform.EnrollmentToken](data2, *asJSON, "token reply")
+	if done || err != nil {
 		return err
-	}
-	if resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("platform: %s: %s", resp.Status, bytes.TrimSpace(data2))
-	}
-	if *asJSON {
-		os.Stdout.Write(data2)
-		return nil
-	}
-	var tok refplatform.EnrollmentToken
-	if err := json.Unmarshal(data2, &tok); err != nil {
-		return fmt.Errorf("platform: unreadable token reply: %w", err)
 	}
 	q, err := qrcode.New(tok.QR, qrcode.Medium)
 	if err != nil {

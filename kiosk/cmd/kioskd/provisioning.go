@@ -49,6 +49,10 @@ type provisioner struct {
 	subs    map[int]chan terminal.Snapshot
 	nextSub int
 	closed  bool // enrolled: no second enrollment from this screen
+	// enrolling: an enrollment runs. Only it may end that state: a bad
+	// scan or typed token meanwhile must not let a second one start
+	// beside it (two writers of the identity folder).
+	enrolling bool
 }
 
 func newProvisioner(ctx context.Context, dir, deviceID, platform string, hw uplink.HardwareSummary, log *slog.Logger) *provisioner {
@@ -165,10 +169,11 @@ func (p *provisioner) start(req enroll.Request, how string) error {
 	case p.closed:
 		p.mu.Unlock()
 		return &terminal.Error{Code: "sequenceError", Message: "already enrolled"}
-	case p.view.Status == "enrolling":
+	case p.enrolling:
 		p.mu.Unlock()
 		return &terminal.Error{Code: "sequenceError", Message: "an enrollment is in progress"}
 	}
+	p.enrolling = true
 	p.view.Status, p.view.Error, p.view.ErrorCode = "enrolling", "", ""
 	p.publishLocked()
 	p.mu.Unlock()
@@ -177,12 +182,15 @@ func (p *provisioner) start(req enroll.Request, how string) error {
 		res, err := enroll.Enroll(p.ctx, req, enroll.Options{Dir: p.dir, Hardware: p.hw, Logger: p.log, Timeout: 20 * time.Second})
 		if err != nil {
 			p.log.Warn("enrollment failed", "how", how, "err", err)
+			p.mu.Lock()
+			p.enrolling = false
+			p.mu.Unlock()
 			p.fail(enrollErrorCode(err), err)
 			return
 		}
 		e := res.Identity.Enrollment
 		p.mu.Lock()
-		p.closed = true
+		p.closed, p.enrolling = true, false
 		p.view = terminal.ProvisionView{DeviceID: p.view.DeviceID, Status: "enrolled", Platform: e.Platform,
 			TerminalID: e.TerminalID, Site: e.Site.Name, SiteKind: e.Site.Kind, Township: e.Township.Name,
 			Elapsed: res.Elapsed.Round(time.Millisecond).String()}
@@ -197,6 +205,11 @@ func (p *provisioner) fail(code string, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
+		return
+	}
+	if p.enrolling {
+		// The running enrollment's screen stays; this input is only logged.
+		p.log.Info("input refused while an enrollment runs", "code", code, "err", err)
 		return
 	}
 	p.view.Status, p.view.ErrorCode, p.view.Error = "failed", code, err.Error()

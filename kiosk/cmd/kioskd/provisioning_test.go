@@ -1,7 +1,6 @@
 package main
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -31,15 +30,9 @@ func unprovisionedStack(t *testing.T, withScanner bool) *stack {
 			if withScanner {
 				p.Devices["scanner"] = profile.Device{Driver: "scanner", Path: sim.Link(simulator.Scanner), Model: "newland", Mode: "auto"}
 			}
-			profPath = filepath.Join(dir, "profile.json")
-			if err := profile.Write(profPath, p); err != nil {
-				t.Fatal(err)
-			}
-			p, err := profile.Load(profPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return p
+			loaded, path := profileFile(t, dir, func(f string) error { return profile.Write(f, p) })
+			profPath = path
+			return loaded
 		},
 		platform: func(o *refplatform.Options) { o.RequireSignatures = true },
 		// As `kioskd run` starts it: from a profile file, with a heartbeat.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,28 +10,16 @@ import (
 
 	"tongban/drivers/device"
 	"tongban/drivers/scanner/codec"
-	"tongban/drivers/simulator"
 	"tongban/kiosk/refplatform"
 	"tongban/kiosk/terminal"
 	"tongban/kiosk/uplink"
-	"tongban/provisioning/profile"
 )
 
 // residentStack is the demo's full terminal (notes, coins, printer,
 // scanner, card reader) with the idle timeout given (0: the default).
 func residentStack(t *testing.T, idle time.Duration) *stack {
 	return startStackOpts(t, stackOptions{
-		profile: func(dir string, sim *simulator.Simulator) *profile.Profile {
-			path := filepath.Join(dir, "profile.json")
-			if err := writeDemoProfile(path); err != nil {
-				t.Fatal(err)
-			}
-			p, err := profile.Load(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return p
-		},
+		profile: withDemoProfile(t),
 		daemon: func(c *daemonConfig) {
 			if idle > 0 {
 				c.IdleTimeout = idle
@@ -71,6 +58,46 @@ func resWait(b *browser, what, expr string, d time.Duration) {
 	}
 }
 
+// resStart is how a resident test begins: the stack with every device
+// online, a client watching its state, and the screen open in Chromium.
+func resStart(t *testing.T, idle time.Duration) (*stack, *client, *browser) {
+	t.Helper()
+	s := residentStack(t, idle)
+	watch := s.dial()
+	resReady(s, watch)
+	b := newBrowser(t)
+	resOpen(b, s)
+	return s, watch, b
+}
+
+// resTypeAccount types an account on the keypad and looks its bill up.
+func resTypeAccount(b *browser, account string) {
+	b.t.Helper()
+	for _, d := range account {
+		b.click("key-" + string(d))
+	}
+	b.click("btn-lookup")
+	resScreen(b, "bill")
+}
+
+// resLookupWater goes from home to the water bill of a typed account.
+func resLookupWater(b *browser, account string) {
+	b.t.Helper()
+	b.click("tile-water")
+	resScreen(b, "account")
+	resTypeAccount(b, account)
+}
+
+// resPayWithNote pays the bill on the cash screen with one note of fen,
+// once the screen shows it as credit (yuan) and lets the resident confirm.
+func resPayWithNote(s *stack, watch *client, b *browser, fen int64, credit string) {
+	b.t.Helper()
+	watch.until("acceptor enabled", func(sn terminal.Snapshot) bool { return sn.Devices["billValidator"].Detail == "accepting notes" })
+	s.simPost("/insert", map[string]int64{"value": fen})
+	b.waitJS("note", `document.getElementById('credit').textContent === '`+credit+`' && !document.getElementById('btn-confirm').disabled`)
+	b.click("btn-confirm")
+}
+
 func resElder(b *browser) {
 	b.t.Helper()
 	b.click("elder")
@@ -102,11 +129,7 @@ func assertPageWiped(t *testing.T, b *browser, secrets ...string) {
 // count in the running total, the receipt is reprinted as a copy, and
 // finishing wipes the page.
 func TestResidentScannedBillCoinsReprintInChromium(t *testing.T) {
-	s := residentStack(t, 0)
-	watch := s.dial()
-	resReady(s, watch)
-	b := newBrowser(t)
-	resOpen(b, s)
+	s, watch, b := resStart(t, 0)
 	b.shot("resident-home")
 	checkA11y(b, "home")
 	resElder(b)
@@ -178,19 +201,9 @@ func TestResidentScannedBillCoinsReprintInChromium(t *testing.T) {
 // "need more time?" with a countdown, "yes" extends it, and when it runs
 // out the session ends and the page keeps nothing of it.
 func TestResidentIdleCountdownAndWipeInChromium(t *testing.T) {
-	s := residentStack(t, 6*time.Second) // the question comes 2 s before the end
-	watch := s.dial()
-	resReady(s, watch)
-	b := newBrowser(t)
-	resOpen(b, s)
+	_, _, b := resStart(t, 6*time.Second) // the question comes 2 s before the end
 	resElder(b)
-	b.click("tile-water")
-	resScreen(b, "account")
-	for _, d := range "100100100001" {
-		b.click("key-" + string(d))
-	}
-	b.click("btn-lookup")
-	resScreen(b, "bill")
+	resLookupWater(b, "100100100001")
 	b.eval(`sessionStorage.setItem('probe', '100100100001'); 'ok'`) // the wipe must clear what a page script could leave
 	b.waitJS("need more time?", `!document.getElementById('idle-dialog').hidden && /^[0-9]+$/.test(document.getElementById('idle-seconds').textContent)`)
 	first := b.text("#idle-seconds")
@@ -227,13 +240,7 @@ func TestResidentPrinterOutBeforePaymentInChromium(t *testing.T) {
 	b.waitJS("printer message", `!!document.getElementById('degraded-printer')`)
 	b.shot("resident-degraded-printer-home-elder")
 	checkA11y(b, "degraded-printer-home-elder")
-	b.click("tile-water")
-	resScreen(b, "account")
-	for _, d := range "100100100001" {
-		b.click("key-" + string(d))
-	}
-	b.click("btn-lookup")
-	resScreen(b, "bill")
+	resLookupWater(b, "100100100001")
 	b.waitJS("offer", `!!document.getElementById('printer-offer') && document.getElementById('btn-cash').disabled`)
 	b.shot("resident-printer-offer-elder")
 	checkA11y(b, "printer-offer-elder")
@@ -241,10 +248,7 @@ func TestResidentPrinterOutBeforePaymentInChromium(t *testing.T) {
 	b.waitJS("accepted", `!!document.getElementById('onscreen-chosen') && !document.getElementById('btn-cash').disabled`)
 	b.click("btn-cash")
 	resScreen(b, "cash")
-	watch.until("acceptor enabled", func(sn terminal.Snapshot) bool { return sn.Devices["billValidator"].Detail == "accepting notes" })
-	s.simPost("/insert", map[string]int64{"value": 10000})
-	b.waitJS("note", `document.getElementById('credit').textContent === '100.00' && !document.getElementById('btn-confirm').disabled`)
-	b.click("btn-confirm")
+	resPayWithNote(s, watch, b, 10000, "100.00")
 	resScreen(b, "done")
 	b.waitJS("receipt QR", `!!document.getElementById('receipt-qr') && document.getElementById('receipt-qr').complete`)
 	if st := b.text("#receipt-status"); !strings.Contains(st, "电子凭证") {
@@ -264,19 +268,11 @@ func TestResidentPrinterOutBeforePaymentInChromium(t *testing.T) {
 // while the resident looks at it is said when they choose to pay, before
 // any money is taken; a fresh look-up says it at once.
 func TestResidentBillPaidElsewhereInChromium(t *testing.T) {
-	s := residentStack(t, 0)
-	watch := s.dial()
-	resReady(s, watch)
-	b := newBrowser(t)
-	resOpen(b, s)
+	s, _, b := resStart(t, 0)
 	b.click("tile-water")
 	resScreen(b, "account")
 	checkA11y(b, "account-normal") // normal mode keeps the targets at 60 px too
-	for _, d := range "100100100001" {
-		b.click("key-" + string(d))
-	}
-	b.click("btn-lookup")
-	resScreen(b, "bill")
+	resTypeAccount(b, "100100100001")
 	checkA11y(b, "bill-normal")
 	resElder(b) // switched on in the middle of a visit
 	resScreen(b, "bill")
@@ -311,11 +307,7 @@ func TestResidentBillPaidElsewhereInChromium(t *testing.T) {
 // the scanner's cables: each removes only what needs it, with a plain
 // message, and the rest keeps working.
 func TestResidentDegradedDevicesInChromium(t *testing.T) {
-	s := residentStack(t, 0)
-	watch := s.dial()
-	resReady(s, watch)
-	b := newBrowser(t)
-	resOpen(b, s)
+	s, _, b := resStart(t, 0)
 	resElder(b)
 
 	// No scanner: typed account only.
@@ -328,11 +320,7 @@ func TestResidentDegradedDevicesInChromium(t *testing.T) {
 	b.waitJS("type only", `!!document.getElementById('scan-down') && !document.getElementById('scan-hint')`)
 	b.shot("resident-degraded-no-scanner-account-elder")
 	checkA11y(b, "degraded-no-scanner-account-elder")
-	for _, d := range "100100100001" {
-		b.click("key-" + string(d))
-	}
-	b.click("btn-lookup")
-	resScreen(b, "bill")
+	resTypeAccount(b, "100100100001")
 	b.click("btn-cancel")
 	resScreen(b, "home")
 	s.simPost("/plug", map[string]any{"device": "scanner", "in": true})
@@ -343,13 +331,7 @@ func TestResidentDegradedDevicesInChromium(t *testing.T) {
 	resWait(b, "cash message", `!!document.getElementById('degraded-cash') && document.getElementById('degraded-cash').textContent.includes('硬币')`, 20*time.Second)
 	b.shot("resident-degraded-no-acceptor-home-elder")
 	checkA11y(b, "degraded-no-acceptor-home-elder")
-	b.click("tile-water")
-	resScreen(b, "account")
-	for _, d := range "100100100001" {
-		b.click("key-" + string(d))
-	}
-	b.click("btn-lookup")
-	resScreen(b, "bill")
+	resLookupWater(b, "100100100001")
 	b.waitJS("mobile offered", `!!document.getElementById('btn-mobile')`)
 	b.click("btn-cash")
 	resScreen(b, "cash")
@@ -369,19 +351,9 @@ func TestResidentDegradedDevicesInChromium(t *testing.T) {
 // the receipt says pending, and home is a plain offline screen that says
 // what still works.
 func TestResidentPlatformOfflineInChromium(t *testing.T) {
-	s := residentStack(t, 0)
-	watch := s.dial()
-	resReady(s, watch)
-	b := newBrowser(t)
-	resOpen(b, s)
+	s, watch, b := resStart(t, 0)
 	resElder(b)
-	b.click("tile-water")
-	resScreen(b, "account")
-	for _, d := range "100100100001" {
-		b.click("key-" + string(d))
-	}
-	b.click("btn-lookup")
-	resScreen(b, "bill")
+	resLookupWater(b, "100100100001")
 	if err := s.platform.SetFaults(refplatform.Faults{Fail5xxRate: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -390,10 +362,7 @@ func TestResidentPlatformOfflineInChromium(t *testing.T) {
 	b.waitJS("offline limit said", `!!document.getElementById('offline-limit') && !document.getElementById('banner').hidden`)
 	b.shot("resident-offline-cash-elder")
 	checkA11y(b, "offline-cash-elder")
-	watch.until("acceptor enabled", func(sn terminal.Snapshot) bool { return sn.Devices["billValidator"].Detail == "accepting notes" })
-	s.simPost("/insert", map[string]int64{"value": 10000})
-	b.waitJS("note", `document.getElementById('credit').textContent === '100.00' && !document.getElementById('btn-confirm').disabled`)
-	b.click("btn-confirm")
+	resPayWithNote(s, watch, b, 10000, "100.00")
 	// The payment is retried in front of the resident for 15 s, then left
 	// to the forwarder with a "pending" receipt.
 	resWait(b, "pending", `document.getElementById('app').dataset.screen === 'done' && document.getElementById('done-title').textContent.includes('待平台确认')`, 30*time.Second)
@@ -426,19 +395,9 @@ func TestResidentPlatformOfflineInChromium(t *testing.T) {
 // QR, the idle question with cash inside (no "finish" then: the cash
 // becomes a voucher), the voucher screen and its reprint.
 func TestResidentMobileIdleVoucherScreensInChromium(t *testing.T) {
-	s := residentStack(t, 6*time.Second)
-	watch := s.dial()
-	resReady(s, watch)
-	b := newBrowser(t)
-	resOpen(b, s)
+	s, watch, b := resStart(t, 6*time.Second)
 	resElder(b)
-	b.click("tile-water")
-	resScreen(b, "account")
-	for _, d := range "100100100001" {
-		b.click("key-" + string(d))
-	}
-	b.click("btn-lookup")
-	resScreen(b, "bill")
+	resLookupWater(b, "100100100001")
 
 	b.click("btn-mobile")
 	resScreen(b, "mobile")

@@ -2,16 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
-	"strings"
-	"time"
 
 	qrcode "github.com/skip2/go-qrcode"
 
@@ -34,31 +29,13 @@ func cmdPlatformStaff(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(cctx, http.MethodPost, strings.TrimSuffix(u, "/")+"/ref/staff/"+url.PathEscape(*staff)+"/badge", nil)
+	body, err := platformCall(ctx, u, http.MethodPost, "/ref/staff/"+url.PathEscape(*staff)+"/badge", nil, http.StatusOK, 1<<20)
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("platform at %s: %w", u, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("platform at %s: %w", u, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("platform: %s: %s", resp.Status, strings.TrimSpace(string(body)))
-	}
-	if *asJSON {
-		os.Stdout.Write(body)
-		return nil
-	}
-	var b refplatform.StaffBadgeIssued
-	if err := json.Unmarshal(body, &b); err != nil {
-		return fmt.Errorf("platform: unreadable badge reply: %w", err)
+	b, done, err := platformReply[refplatform.StaffBadgeIssued](body, *asJSON, "badge reply")
+	if done || err != nil {
+		return err
 	}
 	q, err := qrcode.New(b.QR, qrcode.Medium)
 	if err != nil {

@@ -547,10 +547,30 @@ func (t *techService) selfTest(ctx context.Context, in techInput) (any, error) {
 	return res, nil
 }
 
+// idleOrRefuse refuses a self-test on a device a resident's flow uses
+// while someone uses the terminal: a test page would be cut into their
+// receipt, a test read would take the ID card they placed for an
+// application (and show it here), a validator cycle would inhibit their
+// cash screen.
+func (t *techService) idleOrRefuse() error {
+	t.mu.Lock()
+	core := t.core
+	t.mu.Unlock()
+	if core != nil {
+		if s := core.Snapshot(); s.Screen != terminal.ScreenHome || s.Session != "" {
+			return techErrorf(http.StatusConflict, "a resident is using the terminal (screen %s); try when it is idle", s.Screen)
+		}
+	}
+	return nil
+}
+
 func (t *techService) testPage(ctx context.Context, res *selfTestResult) error {
 	p := t.devs.Printer
 	if p == nil {
 		return techErrorf(http.StatusNotFound, "no printer in the profile")
+	}
+	if err := t.idleOrRefuse(); err != nil {
+		return err
 	}
 	b := p.Builder().Init().Align(escposcodec.AlignCenter).Bold(true).Line("通办自助终端 测试页").Bold(false).
 		Line("TEST PAGE").Align(escposcodec.AlignLeft).
@@ -575,6 +595,9 @@ func (t *techService) testCard(ctx context.Context, res *selfTestResult) error {
 	if r == nil {
 		return techErrorf(http.StatusNotFound, "no ID card reader in the profile")
 	}
+	if err := t.idleOrRefuse(); err != nil {
+		return err
+	}
 	card, err := r.Read(ctx, idcard.ReadOptions{})
 	if err != nil {
 		return fmt.Errorf("read: %w", err)
@@ -588,13 +611,8 @@ func (t *techService) cycleValidator(ctx context.Context, res *selfTestResult) e
 	if bv == nil {
 		return techErrorf(http.StatusNotFound, "no bill validator in the profile")
 	}
-	t.mu.Lock()
-	core := t.core
-	t.mu.Unlock()
-	if core != nil {
-		if s := core.Snapshot(); s.Screen != terminal.ScreenHome || s.Session != "" {
-			return techErrorf(http.StatusConflict, "a resident is using the terminal (screen %s); try when it is idle", s.Screen)
-		}
+	if err := t.idleOrRefuse(); err != nil {
+		return err
 	}
 	wait := func(what string, ok func(device.Health) bool) bool {
 		deadline := time.Now().Add(4 * time.Second)

@@ -72,15 +72,9 @@ func TestTechnicianSavesProfileWithPrinterOnAnotherPort(t *testing.T) {
 				"billValidator": {Driver: "id003", Path: real(simulator.BillValidator), Denominations: []int64{1000, 2000, 5000, 10000}},
 				"printer":       {Driver: "escpos", Path: real(simulator.Printer), Paper: 80},
 			}}
-			profPath = filepath.Join(dir, "profile.json")
-			if err := profile.Write(profPath, p); err != nil {
-				t.Fatal(err)
-			}
-			p, err := profile.Load(profPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return p
+			loaded, path := profileFile(t, dir, func(f string) error { return profile.Write(f, p) })
+			profPath = path
+			return loaded
 		},
 		daemon: func(c *daemonConfig) { c.ProfilePath, c.TechPIN = profPath, testTechPIN },
 	})
@@ -213,14 +207,8 @@ func TestTechnicianSelfTests(t *testing.T) {
 	var profPath string
 	s := startStackOpts(t, stackOptions{
 		profile: func(dir string, sim *simulator.Simulator) *profile.Profile {
-			profPath = filepath.Join(dir, "profile.json")
-			if err := writeDemoProfile(profPath); err != nil {
-				t.Fatal(err)
-			}
-			p, err := profile.Load(profPath)
-			if err != nil {
-				t.Fatal(err)
-			}
+			p, path := profileFile(t, dir, writeDemoProfile)
+			profPath = path
 			return p
 		},
 		daemon: func(c *daemonConfig) { c.ProfilePath, c.TechPIN = profPath, testTechPIN },

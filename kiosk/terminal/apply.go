@@ -673,16 +673,20 @@ func (t *Terminal) submitApp(ss *session, st appStub, rc CaseReceipt) {
 	perr := t.printReceipt(ctx, ss.id, r)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.sess != ss || g.app == nil {
+		// The session was ended while the receipt printed (nothing should
+		// end a submitting session, but a wiped one must not crash us):
+		// the case is at the platform and the journal has it.
+		return
+	}
 	if perr != nil {
 		g.app.Receipt, g.app.ReceiptError = "failed", perr.Error()
 	} else {
 		g.app.Receipt = "printed"
 	}
-	if t.sess == ss {
-		ss.screen = ScreenApplyDone
-		t.touchLocked()
-		t.publishLocked()
-	}
+	ss.screen = ScreenApplyDone
+	t.touchLocked()
+	t.publishLocked()
 }
 
 // forgetPersonLocked drops the card and everything about the person.

@@ -121,6 +121,7 @@ type Framer struct {
 	buf      []byte
 	afterCR  bool // auto mode: the last frame ended with CR, so a leading LF belongs to it
 	overlong bool // discarding the rest of a read that passed MaxLen
+	cutReply bool // discarding the rest of a reply that passed maxReplyBody, up to a line break or STX
 	blank    int
 }
 
@@ -183,6 +184,19 @@ func (f *Framer) Next() (Frame, error) {
 				f.blank++
 				continue
 			}
+		}
+		if f.cutReply {
+			// The same bytes are dropped however they arrived: up to the
+			// break that would have cut the reply had it come in one piece.
+			i := bytes.IndexAny(f.buf, "\r\n\x02")
+			if i < 0 {
+				return skip(ErrBadReply, f.take(len(f.buf)))
+			}
+			f.cutReply = false
+			if i > 0 {
+				return skip(ErrBadReply, f.take(i))
+			}
+			continue
 		}
 		if f.overlong {
 			return f.discard()
@@ -300,9 +314,12 @@ func (f *Framer) reply() (Frame, error) {
 		// A line break or a new STX inside: this reply is cut short.
 		return skip(ErrBadReply, f.take(len(replyPrefix)+brk))
 	}
-	if end < 0 {
+	if end < 0 || end > maxReplyBody {
 		if len(body) > maxReplyBody {
-			return skip(ErrBadReply, f.take(len(f.buf)))
+			// Too long to be a reply: cut at the same byte whether it came
+			// in one piece or many, and drop the rest up to a break.
+			f.cutReply = true
+			return skip(ErrBadReply, f.take(len(replyPrefix)+maxReplyBody+1))
 		}
 		return nil, ErrNeedMore
 	}
@@ -319,7 +336,7 @@ func (f *Framer) reply() (Frame, error) {
 // its suffix (ErrIncomplete) or a cut reply (ErrBadReply). Call Next
 // first; Flush returns ErrNeedMore when nothing is pending.
 func (f *Framer) Flush() (Frame, error) {
-	f.afterCR = false
+	f.afterCR, f.cutReply = false, false
 	if len(f.buf) == 0 {
 		f.overlong = false
 		return nil, ErrNeedMore

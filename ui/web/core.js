@@ -173,7 +173,22 @@
     b.hidden = false; b.textContent = text; b.className = 'banner' + (err ? ' err' : '');
   }
 
+  // A tap is a press and a release on the same element: redrawing between
+  // the two (a device status arriving) would replace the button and lose
+  // the tap. So a redraw waits while a finger or the mouse is down, and
+  // runs after the release's click.
+  let pressing = false;
+  let deferred = false;
+  document.addEventListener('pointerdown', () => { pressing = true; }, true);
+  const release = () => {
+    pressing = false;
+    if (deferred) { deferred = false; setTimeout(render, 0); }
+  };
+  document.addEventListener('pointerup', release, true);
+  document.addEventListener('pointercancel', release, true);
+
   function render() {
+    if (pressing) { deferred = true; return; }
     document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
     $('lang').textContent = lang === 'zh' ? 'English' : '中文';
     for (const el of document.querySelectorAll('[data-t]')) el.textContent = t(el.dataset.t);

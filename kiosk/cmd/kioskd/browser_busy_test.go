@@ -1,12 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"tongban/drivers/device"
 	"tongban/kiosk/terminal"
 )
 
@@ -64,4 +66,33 @@ func TestNotesArriveWhileThePageIsBusy(t *testing.T) {
 	if err != nil || len(pays) != 1 || pays[0].Payment.Amount != 9000 {
 		t.Fatalf("platform payments %+v (err %v), want one of 90.00", pays, err)
 	}
+}
+
+// TestTapSurvivesARedrawMidPress presses a keypad key, lets a device
+// status change redraw the screen while the finger is still down, then
+// releases: the tap must count. Before the page held redraws during a
+// press, the button under the finger was replaced and the tap was lost.
+func TestTapSurvivesARedrawMidPress(t *testing.T) {
+	s := demoStack(t)
+	watch := s.dial()
+	watch.until("scanner online", func(sn terminal.Snapshot) bool { return sn.Devices["scanner"].State == device.Online })
+
+	b := newBrowser(t)
+	b.do("open the screen", chromedp.Navigate("http://"+s.uiAddr+"/"), chromedp.WaitVisible(chromedp.ID("tile-water")))
+	b.click("tile-water")
+	b.waitJS("account screen", `document.getElementById('app').dataset.screen === 'account'`)
+	var x, y float64
+	if _, err := fmt.Sscanf(b.eval(`(() => { const r = document.getElementById('key-7').getBoundingClientRect(); return (r.x + r.width/2) + ' ' + (r.y + r.height/2); })()`), "%g %g", &x, &y); err != nil {
+		t.Fatal(err)
+	}
+	b.eval(`window.__redraws = 0; new MutationObserver(() => window.__redraws++).observe(document.getElementById('app'), {childList: true}); 'ok'`)
+	b.do("press", chromedp.MouseEvent(chromedp.MousePressed, x, y, chromedp.ButtonLeft, chromedp.ClickCount(1)))
+	// A device changes while the finger is down: a new snapshot arrives.
+	s.simPost("/plug", map[string]any{"device": "scanner", "in": false})
+	watch.until("scanner gone", func(sn terminal.Snapshot) bool { return sn.Devices["scanner"].State != device.Online })
+	time.Sleep(100 * time.Millisecond) // the page has the snapshot too
+	b.do("release", chromedp.MouseEvent(chromedp.MouseReleased, x, y, chromedp.ButtonLeft, chromedp.ClickCount(1)))
+	b.waitJS("tap counted", `document.getElementById('account-display').textContent === '7'`)
+	b.waitJS("redrawn after the release", `window.__redraws > 0`)
+	s.simPost("/plug", map[string]any{"device": "scanner", "in": true})
 }

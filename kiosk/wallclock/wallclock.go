@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"time"
 
@@ -67,7 +68,12 @@ func Watch(ctx context.Context) (<-chan struct{}, error) {
 }
 
 func arm(fd int) error {
-	spec := unix.ItimerSpec{Value: unix.Timespec{Sec: never}}
+	// 32-bit ARM's time_t ends in 2038: there "never" is its last second.
+	at, err := unix.TimeToTimespec(time.Unix(never, 0))
+	if err != nil {
+		at, _ = unix.TimeToTimespec(time.Unix(math.MaxInt32, 0))
+	}
+	spec := unix.ItimerSpec{Value: at}
 	if err := unix.TimerfdSettime(fd, unix.TFD_TIMER_ABSTIME|unix.TFD_TIMER_CANCEL_ON_SET, &spec, nil); err != nil {
 		return fmt.Errorf("wallclock: timerfd_settime: %w", err)
 	}

@@ -13,9 +13,11 @@ import (
 // is 60.29 s after the wrap), which was accepted.
 func TestConfigRefusesDurationsThatWrapRound(t *testing.T) {
 	now := time.Now()
+	// Variables, not constants: a 32-bit build (make cross) must compile.
+	var idle, heartbeat int64 = 18446744134, 18446744104
 	for name, c := range map[string]uplink.ConfigUpdate{
-		"idle wraps to 60 s":      {Version: 2, EffectiveAt: now, IdleTimeoutSeconds: 18446744134},
-		"heartbeat wraps to 30 s": {Version: 2, EffectiveAt: now, HeartbeatSeconds: 18446744104},
+		"idle wraps to 60 s":      {Version: 2, EffectiveAt: now, IdleTimeoutSeconds: int(idle)},
+		"heartbeat wraps to 30 s": {Version: 2, EffectiveAt: now, HeartbeatSeconds: int(heartbeat)},
 	} {
 		if s, hb, err := settingsOf(c); err == nil {
 			t.Errorf("%s: accepted as idle %v, heartbeat %v", name, s.IdleTimeout, hb)

@@ -304,3 +304,16 @@ func (t *Terminal) CashBox() (map[int64]int, error) {
 	})
 	return box, err
 }
+
+// ReassertCash puts the acceptors back to what the core wants now: taking
+// cash only while a resident's cash screen is. A technician's validator
+// cycle ends with it, so a resident who reached the cash screen during the
+// cycle is not left facing an inhibited acceptor. It says whether cash is
+// being taken.
+func (t *Terminal) ReassertCash() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	on := t.sess != nil && t.sess.accepting
+	t.enableCashLocked(on)
+	return on
+}

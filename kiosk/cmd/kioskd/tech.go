@@ -632,8 +632,21 @@ func (t *techService) cycleValidator(ctx context.Context, res *selfTestResult) e
 	res.Steps = append(res.Steps, "before: "+string(bv.Health().State)+" "+bv.Health().Detail)
 	bv.Enable(t.devs.AcceptValues)
 	enabled := wait("enabled", func(h device.Health) bool { return strings.Contains(h.Detail, "accepting") })
-	// Inhibit again whatever happened: the terminal is idle.
-	bv.Enable(nil)
+	// Hand the acceptor back to the core: inhibited on an idle terminal,
+	// or enabled for a resident who reached the cash screen meanwhile.
+	t.mu.Lock()
+	core := t.core
+	t.mu.Unlock()
+	if core != nil && core.ReassertCash() {
+		if !enabled {
+			return errors.New("the validator did not follow enable")
+		}
+		res.Detail = "enabled; then handed back to a resident's cash screen"
+		return nil
+	}
+	if core == nil {
+		bv.Enable(nil)
+	}
 	disabled := wait("disabled", func(h device.Health) bool { return !strings.Contains(h.Detail, "accepting") })
 	if !enabled || !disabled {
 		return errors.New("the validator did not follow enable and disable")

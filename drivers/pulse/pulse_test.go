@@ -171,11 +171,17 @@ func TestOneYuanCoinCreditedOnce(t *testing.T) {
 }
 
 func TestGlitchesIgnored(t *testing.T) {
-	r := newRig(t, testConfig)
+	// The simulated line's timing is the scheduler's: a glitch is judged by
+	// when the driver wakes to see its edges, so on a loaded machine a 2 ms
+	// glitch could look 8 ms wide. A 1 ms glitch against a 10 ms denoise
+	// keeps the margin (the gaps either side stay 12 ms, pulses 25 ms).
+	cfg := testConfig
+	cfg.Denoise = 10 * time.Millisecond
+	r := newRig(t, cfg)
 	r.drv.Enable([]int64{100})
 	r.waitState(device.Online, "accepting")
 	for range 3 {
-		if err := r.sim.Glitch(r.ctx, 2*time.Millisecond); err != nil {
+		if err := r.sim.Glitch(r.ctx, time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(30 * time.Millisecond)
@@ -184,7 +190,7 @@ func TestGlitchesIgnored(t *testing.T) {
 	if evs := r.rec.snapshot(); len(evs) != 0 {
 		t.Fatalf("glitches credited: %v", evs)
 	}
-	r.sim.SetGapGlitches(2 * time.Millisecond)
+	r.sim.SetGapGlitches(time.Millisecond)
 	r.insert(10)
 	waitFor(t, 3*time.Second, "credit", func() bool { return len(r.rec.credits()) == 1 })
 	settle()

@@ -122,7 +122,22 @@ func (b *browser) shot(name string) {
 
 func (b *browser) click(id string) {
 	b.t.Helper()
-	b.do("click "+id, chromedp.WaitVisible(chromedp.ID(id)), chromedp.Click(chromedp.ID(id)))
+	// The page redraws on every snapshot (a device status, a countdown),
+	// so the node found by the wait may be replaced before the click
+	// resolves it: find it again, as a person's eye would.
+	for try := 0; ; try++ {
+		ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
+		err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.ID(id)), chromedp.Click(chromedp.ID(id)))
+		cancel()
+		if err == nil {
+			return
+		}
+		if try < 3 && strings.Contains(err.Error(), "Could not find node") {
+			continue
+		}
+		b.shot("failed-click-" + id)
+		b.t.Fatalf("click %s: %v", id, err)
+	}
 }
 
 // TestWaterBillPaidInCashInChromium is the same payment as the WebSocket

@@ -1,7 +1,9 @@
 package terminal
 
 import (
+	"maps"
 	"slices"
+	"sync"
 
 	"tongban/drivers/cash"
 	"tongban/drivers/device"
@@ -286,23 +288,38 @@ func (t *Terminal) enableCashLocked(on bool) {
 	}
 }
 
+// boxCount is the cash box counted from the journal so far: CashBox reads
+// only the records appended since, so a heartbeat or a removal seen under
+// the core's lock does not re-read a journal of 100,000 records.
+type boxCount struct {
+	mu  sync.Mutex
+	seq uint64 // last record counted
+	box map[int64]int
+}
+
 // CashBox is the cash box's content per value (fen) as the journal tells
 // it: every note stacked and coin counted since the journal began, less
 // what staff removed: the count restarts at each cash-box removal.
 func (t *Terminal) CashBox() (map[int64]int, error) {
-	box := map[int64]int{}
-	err := t.cfg.Journal.Scan(1, func(r journal.Record) error {
+	b := &t.box
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.box == nil {
+		b.box = map[int64]int{}
+	}
+	err := t.cfg.Journal.Scan(b.seq+1, func(r journal.Record) error {
 		switch r.Kind {
 		case journal.NoteStacked, journal.CoinCounted:
 			if r.Amount > 0 {
-				box[r.Amount]++
+				b.box[r.Amount]++
 			}
 		case journal.CashBoxRemoved:
-			clear(box) // staff took the box out: the count restarts (staff_cash.go)
+			clear(b.box) // staff took the box out: the count restarts (staff_cash.go)
 		}
+		b.seq = r.Seq
 		return nil
 	})
-	return box, err
+	return maps.Clone(b.box), err
 }
 
 // ReassertCash puts the acceptors back to what the core wants now: taking

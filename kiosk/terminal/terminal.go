@@ -118,6 +118,7 @@ type Terminal struct {
 	banner    *Banner   // the platform's notice (fleet.go)
 
 	staff staffState // partner-site staff mode (staff.go), guarded by mu
+	box   boxCount   // the cash box as the journal tells it (cash.go), its own lock
 }
 
 // New builds a Terminal and recovers state from the journal.
